@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +10,8 @@ from analysis.stats.ancova import baseline_ancova
 from analysis.stats.contract import run
 from analysis.stats.errors import AnalysisInputError
 
-REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference"
+from .reference import REFERENCE, assert_matches, reference_frame
+
 ANCOVA_CASES = sorted(
     case.name
     for case in REFERENCE.iterdir()
@@ -19,35 +19,6 @@ ANCOVA_CASES = sorted(
     and json.loads((case / "call.json").read_text())["argv"][0] == "ancova"
 )
 DESIGN = dict(subject="participant", within="time", dv="score", between="group")
-
-
-def assert_matches(expected, actual, path="$"):
-    """The reference README's rule: integers exact, other numbers to 1e-6 relative + 1e-10."""
-    if isinstance(expected, dict):
-        for key, value in expected.items():
-            assert key in actual, f"{path}.{key} missing"
-            assert_matches(value, actual[key], f"{path}.{key}")
-    elif isinstance(expected, list):
-        assert len(actual) == len(expected), (
-            f"{path}: {len(actual)} items, expected {len(expected)}"
-        )
-        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
-            assert_matches(e, a, f"{path}[{i}]")
-    elif isinstance(expected, bool) or expected is None or isinstance(expected, str):
-        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
-    elif isinstance(expected, int):
-        assert not isinstance(actual, bool) and actual == expected, (
-            f"{path}: {actual!r} != {expected}"
-        )
-    else:
-        tolerance = 1e-6 * max(abs(expected), abs(actual)) + 1e-10
-        assert abs(actual - expected) <= tolerance, f"{path}: {actual!r} != {expected!r}"
-
-
-def reference_frame(case):
-    return pd.read_csv(
-        REFERENCE / case / "data.csv", dtype=str, keep_default_na=False, na_values=[""]
-    )
 
 
 def long_frame(rows):

@@ -1,6 +1,5 @@
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,14 +12,9 @@ from statsmodels.stats.multivariate import test_cov_oneway as statsmodels_box_m
 from analysis.stats import assumptions
 from analysis.stats.errors import AnalysisInputError
 
-REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference"
+from .reference import REFERENCE, reference_frame
+
 DESIGN = dict(subject="participant", within="time", dv="score", between="group")
-
-
-def reference_frame(case):
-    return pd.read_csv(
-        REFERENCE / case / "data.csv", dtype=str, keep_default_na=False, na_values=[""]
-    )
 
 
 def numeric(frame):

@@ -1,21 +1,14 @@
 import math
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from analysis.stats.effect_sizes import hedges_g, pairwise_hedges_g
 from analysis.stats.errors import AnalysisInputError
 
-REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference"
+from .reference import reference_frame
+
 DESIGN = dict(subject="participant", within="time", dv="score", between="group")
-
-
-def reference_frame(case):
-    return pd.read_csv(
-        REFERENCE / case / "data.csv", dtype=str, keep_default_na=False, na_values=[""]
-    )
 
 
 def sample_with(mean, sd, n, seed):

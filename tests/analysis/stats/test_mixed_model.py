@@ -15,7 +15,8 @@ from analysis.stats.contract import run
 from analysis.stats.errors import AnalysisInputError
 from analysis.stats.mixed_model import linear_mixed_model
 
-REFERENCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference"
+from .reference import REFERENCE, assert_matches
+
 DESIGN = {"subject": "participant", "within": "time", "dv": "score"}
 
 
@@ -27,29 +28,6 @@ def reference_folder(case: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return folder
-
-
-def assert_matches(expected, actual, path="$"):
-    """The reference README's rule: integers exact, other numbers to 1e-6 relative + 1e-10."""
-    if isinstance(expected, dict):
-        for key, value in expected.items():
-            assert key in actual, f"{path}.{key} missing"
-            assert_matches(value, actual[key], f"{path}.{key}")
-    elif isinstance(expected, list):
-        assert len(actual) == len(expected), (
-            f"{path}: {len(actual)} items, expected {len(expected)}"
-        )
-        for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
-            assert_matches(want, got, f"{path}[{index}]")
-    elif isinstance(expected, bool) or expected is None or isinstance(expected, str):
-        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
-    elif isinstance(expected, int):
-        assert not isinstance(actual, bool) and actual == expected, (
-            f"{path}: {actual!r} != {expected}"
-        )
-    else:
-        tolerance = 1e-6 * max(abs(expected), abs(actual)) + 1e-10
-        assert abs(actual - expected) <= tolerance, f"{path}: {actual!r} != {expected!r}"
 
 
 def read_case(case: str) -> pd.DataFrame:

@@ -1,6 +1,5 @@
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,30 +9,7 @@ from analysis.stats.contract import run
 from analysis.stats.errors import AnalysisInputError
 from analysis.stats.prepost import paired_prepost, signed_rank_test
 
-REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference"
-
-
-def assert_matches(expected, actual, path="$"):
-    """The reference README's rule: integers exact, other numbers to 1e-6 relative + 1e-10."""
-    if isinstance(expected, dict):
-        for key, value in expected.items():
-            assert key in actual, f"{path}.{key} missing"
-            assert_matches(value, actual[key], f"{path}.{key}")
-    elif isinstance(expected, list):
-        assert len(actual) == len(expected), (
-            f"{path}: {len(actual)} items, expected {len(expected)}"
-        )
-        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
-            assert_matches(e, a, f"{path}[{i}]")
-    elif isinstance(expected, bool) or expected is None or isinstance(expected, str):
-        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
-    elif isinstance(expected, int):
-        assert not isinstance(actual, bool) and actual == expected, (
-            f"{path}: {actual!r} != {expected}"
-        )
-    else:
-        tolerance = 1e-6 * max(abs(expected), abs(actual)) + 1e-10
-        assert abs(actual - expected) <= tolerance, f"{path}: {actual!r} != {expected!r}"
+from .reference import REFERENCE, assert_matches
 
 
 def long_frame(rows):

@@ -8,7 +8,7 @@ from analysis.stats.contract import run
 from analysis.stats.errors import AnalysisInputError
 from analysis.stats.reliability import cronbach_alpha
 
-from .test_prepost import REFERENCE, assert_matches
+from .reference import REFERENCE, assert_matches
 
 
 def item_frame(columns: dict[str, list]) -> pd.DataFrame:

@@ -17,6 +17,8 @@ from analysis.stats.errors import AnalysisInputError
 from analysis.stats.glm import polynomial_contrasts
 from analysis.stats.rm_anova import rm_anova
 
+from .reference import assert_matches
+
 GROUP_KEYS = {"pairwise_groups", "simple_pairwise_groups_at_time"}
 
 
@@ -54,22 +56,6 @@ def refused(frame, **kwargs) -> str:
     with pytest.raises(AnalysisInputError) as raised:
         rm_anova(frame, **arguments)
     return str(raised.value)
-
-
-def assert_close(expected, actual, path="$"):
-    """Recursive comparison with the reference tolerance (1e-6 relative + 1e-10)."""
-    if isinstance(expected, dict):
-        assert set(expected) <= set(actual), path
-        for key in expected:
-            assert_close(expected[key], actual[key], f"{path}.{key}")
-    elif isinstance(expected, list):
-        assert len(expected) == len(actual), path
-        for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
-            assert_close(want, got, f"{path}[{index}]")
-    elif isinstance(expected, float):
-        assert abs(expected - actual) <= 1e-6 * max(abs(expected), abs(actual)) + 1e-10, path
-    else:
-        assert expected == actual, path
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -189,7 +175,7 @@ def test_one_group_design_has_no_group_keys():
     assert {row["effect"] for row in result["within"]} == {"time", "error(time)"}
     assert {row["effect"] for row in result["multivariate"]} == {"time"}
     # one group: the simple comparisons of times are the comparisons of times
-    assert_close(result["pairwise_times"], result["simple_pairwise_times_at_group"])
+    assert_matches(result["pairwise_times"], result["simple_pairwise_times_at_group"])
 
 
 def test_one_group_design_matches_statsmodels_anova_rm():
@@ -260,7 +246,7 @@ def test_results_do_not_depend_on_row_order():
     anchors = sorted({0, 1, 2} | set(frame.drop_duplicates("group").index))
     rest = frame.drop(index=anchors).sample(frac=1, random_state=1)
     shuffled = pd.concat([frame.loc[anchors], rest], ignore_index=True)
-    assert_close(original, analyse(shuffled))
+    assert_matches(original, analyse(shuffled))
 
 
 def test_two_time_points_have_no_mauchly_and_no_correction():
@@ -270,7 +256,7 @@ def test_two_time_points_have_no_mauchly_and_no_correction():
         rows = [row for row in result["within"] if row["effect"] == effect]
         assert [row["correction"] for row in rows] == ["none", "gg", "hf", "lb"]
         for row in rows[1:]:
-            assert_close(
+            assert_matches(
                 {k: float(v) for k, v in rows[0].items() if k not in ("effect", "correction")},
                 {k: v for k, v in row.items() if k not in ("effect", "correction")},
             )
@@ -291,7 +277,7 @@ def test_measures_equal_single_outcome_runs_on_the_same_complete_cases():
     for measure, dv in zip(both["measures"], ("x", "y"), strict=True):
         single = analyse(complete, dvs=(dv,))
         assert measure["dv"] == dv
-        assert_close(
+        assert_matches(
             {k: v for k, v in single.items() if k not in ("design", "n_total", "n_used")}, measure
         )
     assert [row["effect"] for row in both["multivariate"][::4]] == [
@@ -312,4 +298,4 @@ def test_time_order_does_not_change_the_tests():
     original, flipped = analyse(frame), analyse(reordered)
     assert flipped["design"]["levels"]["time"] == ["followup", "post", "pre"]
     for key in ("within", "between", "multivariate"):
-        assert_close(original[key], flipped[key])
+        assert_matches(original[key], flipped[key])
