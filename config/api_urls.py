@@ -4,4 +4,5 @@ from django.urls import include, path
 urlpatterns = [
     path("trials/", include("trial.api")),
     path("audit/", include("audit.api")),
+    path("analysis/", include("analysis.api")),
 ]

@@ -56,3 +56,24 @@ def localdatetime(value):
 @register.simple_tag
 def today():
     return localdate(timezone.localdate())
+
+
+@register.filter
+def num(value, places=2):
+    """A statistic rounded for a table (APA: fixed decimals), digits in the page's script."""
+    if value is None or value == "":
+        return "—"
+    try:
+        return digits(f"{float(value):.{int(places)}f}")
+    except (TypeError, ValueError):
+        return value
+
+
+@register.filter
+def pvalue(value):
+    """p as APA writes it: three decimals without the leading zero, "< .001" below that."""
+    if value is None or value == "":
+        return "—"
+    p = float(value)
+    text = "< .001" if p < 0.001 else f"{p:.3f}".lstrip("0")
+    return digits(text)

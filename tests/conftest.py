@@ -81,39 +81,51 @@ def monitor_client(monitor):
     return _client_for(monitor)
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real Celery worker (stack run), using the test database the tests write to."""
+def start_celery_worker(name: str, *, queues: str = "celery", extra_env: dict | None = None) -> subprocess.Popen:
+    """A real Celery worker process (its own session, so a test can kill it whole) that uses the
+    test database the tests write to; returns once it answers a ping."""
     from django.conf import settings
     from django.db import connection
 
-    if not settings.CELERY_BROKER_URL:
-        pytest.skip("no CELERY_BROKER_URL: tasks run in-process (run `make test-stack` for a real worker)")
-    with django_db_blocker.unblock():
-        test_db = connection.settings_dict["NAME"]
-    env = {**os.environ, "DATABASE_URL": f"{settings.DATABASE_URL.rsplit('/', 1)[0]}/{test_db}"}
-    (REPO / "test-output").mkdir(exist_ok=True)
-    log = open(REPO / "test-output" / "celery-worker.log", "w")  # noqa: SIM115 - closed at teardown
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork", "--concurrency=1",
-         "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
     from config.celery import app
 
+    if not settings.CELERY_BROKER_URL:
+        pytest.skip("no CELERY_BROKER_URL: tasks run in-process (run `make test-stack` for a real worker)")
+    test_db = connection.settings_dict["NAME"]
+    env = {**os.environ, "DATABASE_URL": f"{settings.DATABASE_URL.rsplit('/', 1)[0]}/{test_db}", **(extra_env or {})}
+    (REPO / "test-output").mkdir(exist_ok=True)
+    log_path = REPO / "test-output" / f"celery-{name}.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork", "--concurrency=1",
+             "--loglevel=INFO", "--without-gossip", "--without-mingle", "-Q", queues, "-n", f"{name}-{os.getpid()}@%h"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    destination = [f"{name}-{os.getpid()}@{os.uname().nodename}"]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            pytest.fail(f"the Celery worker exited with {worker.returncode}; see test-output/celery-worker.log")
-        if app.control.ping(timeout=0.5):
-            break
-    else:
-        worker.kill()
-        pytest.fail("the Celery worker did not answer within 60 s; see test-output/celery-worker.log")
+            pytest.fail(f"the Celery worker exited with {worker.returncode}; see {log_path}")
+        if app.control.ping(timeout=0.5, destination=destination):
+            return worker
+    stop_celery_worker(worker)
+    pytest.fail(f"the Celery worker did not answer within 60 s; see {log_path}")
+
+
+def stop_celery_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker for the session (stack run)."""
+    with django_db_blocker.unblock():
+        worker = start_celery_worker("session")
     yield worker
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-    log.close()
+    stop_celery_worker(worker)

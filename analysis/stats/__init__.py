@@ -4,4 +4,7 @@ No Django, no ORM, no settings, no I/O: `analysis/datasets.py` is the only bridg
 """
 from .errors import AnalysisInputError
 
-__all__ = ["AnalysisInputError"]
+# Stamped on every stored result: a change of definitions must not reuse an old result.
+ENGINE_VERSION = "1.0"
+
+__all__ = ["ENGINE_VERSION", "AnalysisInputError"]

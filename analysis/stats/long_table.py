@@ -13,11 +13,6 @@ import pandas as pd
 from .errors import AnalysisInputError
 
 
-def levels_in_order(values: pd.Series) -> list[str]:
-    """Distinct non-missing values in order of first appearance, as strings."""
-    return [str(v) for v in pd.unique(values.dropna().astype(str))]
-
-
 def require_columns(frame: pd.DataFrame, columns: list[str]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -29,6 +24,8 @@ def require_columns(frame: pd.DataFrame, columns: list[str]) -> None:
 def numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
     """The column as floats; empty cells are missing, anything else non-numeric is an error."""
     raw = frame[column]
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        return raw.astype(float)
     as_text = raw.astype("string").str.strip()
     values = pd.to_numeric(as_text.where(as_text != ""), errors="coerce")
     bad = values.isna() & as_text.notna() & (as_text != "")
@@ -39,6 +36,24 @@ def numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
             f"row {row + 1} holds {raw.iloc[row]!r}"
         )
     return values.astype(float)
+
+
+def _labels(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
+    """Integer codes per row and the level names in order of first appearance.
+
+    Blank labels are refused: checked on the distinct values only, so a long table costs one
+    factorisation per key column rather than string work per row.
+    """
+    codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+    names = [str(value) for value in uniques]
+    blank = [i for i, name in enumerate(names) if name.strip() == ""]
+    if (codes < 0).any() or blank:
+        row = int(np.flatnonzero((codes < 0) | np.isin(codes, blank))[0])
+        raise AnalysisInputError(f"column '{column}' is empty in row {row + 1}; every row needs a {column}")
+    if len(set(names)) < len(names):  # e.g. 1 and "1" in one column: merge them as text
+        codes, uniques = pd.factorize(frame[column].astype(str))
+        names = list(uniques)
+    return codes, names
 
 
 @dataclass(frozen=True)
@@ -59,43 +74,43 @@ def to_wide(
 
     Refuses what would otherwise surface as a numpy error or a NaN table: a missing column,
     non-numeric scores, a subject with two rows for one time, a subject in two groups,
-    fewer than two time points.
+    fewer than two time points. Vectorised (factorised labels, one scatter per outcome) so
+    the cost grows linearly with the number of rows.
     """
     require_columns(frame, [subject, within, *dvs] + ([between] if between else []))
-    frame = frame.copy()
-    for key in [subject, within] + ([between] if between else []):
-        if frame[key].isna().any() or (frame[key].astype(str).str.strip() == "").any():
-            row = int(np.flatnonzero((frame[key].isna() | (frame[key].astype(str).str.strip() == "")).to_numpy())[0])
-            raise AnalysisInputError(f"column '{key}' is empty in row {row + 1}; every row needs a {key}")
-        frame[key] = frame[key].astype(str)
-    for dv in dvs:
-        frame[dv] = numeric_column(frame, dv)
-
-    duplicated = frame.duplicated([subject, within], keep=False)
-    if duplicated.any():
-        first = frame[duplicated].iloc[0]
-        raise AnalysisInputError(
-            f"subject {first[subject]} has more than one row for {within} '{first[within]}'; "
-            f"each subject may have at most one row per {within}"
-        )
-    subjects = levels_in_order(frame[subject])
-    times = levels_in_order(frame[within])
+    subject_codes, subjects = _labels(frame, subject)
+    time_codes, times = _labels(frame, within)
     if len(times) < 2:
         raise AnalysisInputError(
             f"'{within}' has {len(times)} level(s); a repeated-measures analysis needs at least two"
         )
+    cell = subject_codes.astype(np.int64) * len(times) + time_codes
+    seen = np.zeros(len(subjects) * len(times), dtype=np.int64)
+    np.add.at(seen, cell, 1)
+    if (seen > 1).any():
+        row = int(np.flatnonzero(seen[cell] > 1)[0])
+        raise AnalysisInputError(
+            f"subject {subjects[subject_codes[row]]} has more than one row for {within} "
+            f"'{times[time_codes[row]]}'; each subject may have at most one row per {within}"
+        )
+
     groups = group_of_subject = None
     if between:
-        per_subject = frame.groupby(subject, sort=False)[between].nunique()
-        if (per_subject > 1).any():
-            who = per_subject[per_subject > 1].index[0]
-            raise AnalysisInputError(f"subject {who} appears in more than one {between}; a subject belongs to one group")
-        groups = levels_in_order(frame[between])
-        first_group = frame.drop_duplicates(subject).set_index(subject)[between]
-        group_of_subject = [first_group[s] for s in subjects]
+        group_codes, groups = _labels(frame, between)
+        first_group = np.full(len(subjects), -1)
+        first_group[subject_codes[::-1]] = group_codes[::-1]  # the last write is the first row
+        if (first_group[subject_codes] != group_codes).any():
+            row = int(np.flatnonzero(first_group[subject_codes] != group_codes)[0])
+            raise AnalysisInputError(
+                f"subject {subjects[subject_codes[row]]} appears in more than one {between}; "
+                "a subject belongs to one group"
+            )
+        group_of_subject = [groups[code] for code in first_group.tolist()]
 
     outcomes = {}
     for dv in dvs:
-        pivot = frame.pivot(index=subject, columns=within, values=dv)
-        outcomes[dv] = pivot.reindex(index=subjects, columns=times).to_numpy(dtype=float)
+        values = numeric_column(frame, dv).to_numpy()
+        wide = np.full(len(subjects) * len(times), np.nan)
+        wide[cell] = values
+        outcomes[dv] = wide.reshape(len(subjects), len(times))
     return WideTable(subjects, groups, group_of_subject, times, outcomes)

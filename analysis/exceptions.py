@@ -1,0 +1,5 @@
+from config.errors import DomainError
+
+
+class AnalysisRefused(DomainError):
+    code = "analysis_refused"

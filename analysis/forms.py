@@ -1,0 +1,26 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from analysis.models import AnalysisRun
+
+
+class LaunchForm(forms.Form):
+    """Shape only: the choices come from the trial (instruments given at two or more time points)."""
+
+    outcome = forms.ChoiceField(label=_("Outcome"))
+    population = forms.ChoiceField(label=_("Analysis set"), choices=AnalysisRun.Population.choices)
+    time_points = forms.MultipleChoiceField(label=_("Time points"), widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, choices: dict, time_points: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["outcome"].choices = [
+            (f"{code}:{scale}", f"{entry['name']} — {scale}") for code, entry in choices.items() for scale in entry["scales"]
+        ]
+        self.fields["time_points"].choices = time_points
+        self.fields["time_points"].initial = [slug for slug, _ in time_points]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "outcome" in cleaned:
+            cleaned["instrument_code"], cleaned["scale"] = cleaned.pop("outcome").split(":", 1)
+        return cleaned

@@ -1,0 +1,132 @@
+"""Launching and running analyses. The Celery task is a doorway to `run_analysis`."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from analysis.datasets import COLUMNS, DatasetError, input_hash, outcome_frame
+from analysis.exceptions import AnalysisRefused
+from analysis.models import AnalysisRun
+from analysis.stats import ENGINE_VERSION, AnalysisInputError
+from analysis.stats.outcome_report import analyse_outcome
+from audit import services as audit
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
+
+
+@transaction.atomic
+def launch_analysis(
+    trial, *, instrument_code: str, scale: str = "total", population: str = "itt",
+    time_points: list[str], by,
+) -> tuple[AnalysisRun, bool]:
+    """Queue an analysis of one outcome, or return the stored run for the same data and settings.
+
+    Returns (run, reused).
+    """
+    if population not in AnalysisRun.Population.values:
+        raise AnalysisRefused(f"population '{population}' is not known; use 'itt' or 'pp'")
+    if len(time_points) < 2:
+        raise AnalysisRefused("choose at least two time points: the analyses compare time points")
+    try:
+        frame = outcome_frame(trial, instrument_code=instrument_code, scale=scale,
+                              population_kind=population, time_points=time_points)
+    except DatasetError as problem:
+        raise AnalysisRefused(f"Nothing to analyse: {problem}.") from None
+    choice = {"trial": trial.slug, "instrument": instrument_code, "scale": scale,
+              "population": population, "time_points": list(time_points)}
+    digest = input_hash(frame, choice)
+    reusable = AnalysisRun.objects.filter(
+        trial=trial, input_hash=digest, engine_version=ENGINE_VERSION, status=AnalysisRun.Status.SUCCEEDED
+    ).first()
+    if reusable is not None:
+        audit.record("analysis.run.reused", reusable, by=by, after=choice)
+        return reusable, True
+    run = AnalysisRun.objects.create(
+        trial=trial, instrument_code=instrument_code, scale=scale, population=population,
+        time_points=list(time_points), input_hash=digest, engine_version=ENGINE_VERSION,
+        dataset={"columns": COLUMNS, "rows": frame.astype(object).where(frame.notna(), None).values.tolist()},
+        requested_by=by,
+    )
+    audit.record("analysis.run.launched", run, by=by, after=choice)
+    from analysis.tasks import run_analysis_task
+
+    run_analysis_task.delay_on_commit(run.pk)
+    return run, False
+
+
+def run_analysis(run_id: int) -> None:
+    """Do the work of one run. Idempotent: a redelivered or duplicate message for a finished run
+    does nothing, and only the first finisher stores a result."""
+    now = timezone.now()
+    claimed = AnalysisRun.objects.filter(pk=run_id, status__in=[AnalysisRun.Status.QUEUED, AnalysisRun.Status.RUNNING]).update(
+        status=AnalysisRun.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
+        progress=0, step="starting",
+    )
+    if not claimed:
+        return
+    run = AnalysisRun.objects.get(pk=run_id)
+    frame = pd.DataFrame(run.dataset["rows"], columns=run.dataset["columns"])
+
+    def report_progress(percent: int, step: str) -> None:
+        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
+            progress=percent, step=step, heartbeat_at=timezone.now()
+        )
+        if settings.ANALYSIS_STEP_DELAY_S:  # only set by the redelivery tests
+            time.sleep(settings.ANALYSIS_STEP_DELAY_S)
+
+    between = "group" if frame["group"].nunique() > 1 else None
+    try:
+        result = analyse_outcome(frame, subject="participant", within="time", dv="score",
+                                 between=between, progress=report_progress)
+    except AnalysisInputError as problem:
+        _finish(run, AnalysisRun.Status.FAILED, error=str(problem))
+        return
+    except Exception:
+        logger.exception("analysis run %s failed", run_id)
+        _finish(run, AnalysisRun.Status.FAILED,
+                error="The analysis stopped on an unexpected error; the details are in the server log.")
+        return
+    _finish(run, AnalysisRun.Status.SUCCEEDED, result=result.as_dict())
+
+
+@transaction.atomic
+def _finish(run: AnalysisRun, status: str, *, result=None, error: str = "") -> None:
+    stored = AnalysisRun.objects.filter(pk=run.pk, status=AnalysisRun.Status.RUNNING).update(
+        status=status, result=result, error=error, finished_at=timezone.now(),
+        progress=100 if status == AnalysisRun.Status.SUCCEEDED else F("progress"), step="",
+    )
+    if stored:  # a duplicate execution that lost the race stores nothing and audits nothing
+        audit.record(f"analysis.run.{status}", run, after={"error": error} if error else {})
+
+
+def recover_stalled_runs(*, stalled_after: timedelta | None = None) -> list[int]:
+    """Runs 'running' without a heartbeat for too long lost their worker: queue them again, or
+    fail them after MAX_ATTEMPTS, so that no run is left spinning. Returns the ids re-queued."""
+    from analysis.tasks import run_analysis_task
+
+    limit = timezone.now() - (stalled_after or timedelta(seconds=settings.ANALYSIS_STALL_SECONDS))
+    requeued = []
+    for run in AnalysisRun.objects.filter(status=AnalysisRun.Status.RUNNING, heartbeat_at__lt=limit):
+        with transaction.atomic():
+            if run.attempts >= MAX_ATTEMPTS:
+                changed = AnalysisRun.objects.filter(pk=run.pk, status=AnalysisRun.Status.RUNNING, heartbeat_at__lt=limit).update(
+                    status=AnalysisRun.Status.FAILED, finished_at=timezone.now(),
+                    error=f"No worker finished this analysis in {MAX_ATTEMPTS} attempts; launch it again.")
+                if changed:
+                    audit.record("analysis.run.failed", run, after={"error": "stalled"})
+                continue
+            changed = AnalysisRun.objects.filter(pk=run.pk, status=AnalysisRun.Status.RUNNING, heartbeat_at__lt=limit).update(
+                status=AnalysisRun.Status.QUEUED, step="re-queued after its worker was lost")
+            if changed:
+                audit.record("analysis.run.requeued", run, reason="no heartbeat from its worker")
+                run_analysis_task.delay_on_commit(run.pk)
+                requeued.append(run.pk)
+    return requeued
