@@ -143,7 +143,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "recover-stalled-analyses": {"task": "analysis.tasks.recover_stalled_runs_task", "schedule": 60.0},
+    "send-due-reminders": {"task": "instruments.tasks.send_due_reminders_task", "schedule": 600.0},
+}
+
+# An analysis without a heartbeat for this long lost its worker and is queued again.
+ANALYSIS_STALL_SECONDS = env_int("ANALYSIS_STALL_SECONDS", 300, minimum=10)
+# Seconds to pause after each analysis step: 0 except in the redelivery tests.
+ANALYSIS_STEP_DELAY_S = env_int("ANALYSIS_STEP_DELAY_S", 0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -224,6 +232,15 @@ SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+# Participants' personal links (instruments app): the site address e-mails and slips use, the
+# cookie a link is exchanged for, and how many bad tokens an address may try per window.
+PARTICIPANT_LINK_BASE_URL = env_str("PARTICIPANT_LINK_BASE_URL", "http://127.0.0.1:8000")
+PARTICIPANT_COOKIE_NAME = "participant"
+PARTICIPANT_BAD_TOKEN_LIMIT = env_int("PARTICIPANT_BAD_TOKEN_LIMIT", 10, minimum=1)
+PARTICIPANT_BAD_TOKEN_WINDOW_SECONDS = env_int("PARTICIPANT_BAD_TOKEN_WINDOW_SECONDS", 900, minimum=1)
+# How long after its window closed a genuine link still shows "closed on …"; then it is unknown.
+PARTICIPANT_CLOSED_NOTICE_DAYS = env_int("PARTICIPANT_CLOSED_NOTICE_DAYS", 60, minimum=0)
 
 LOGGING = {
     "version": 1,
