@@ -77,3 +77,12 @@ def pvalue(value):
     p = float(value)
     text = "< .001" if p < 0.001 else f"{p:.3f}".lstrip("0")
     return digits(text)
+
+
+@register.filter
+def dof(value):
+    """Degrees of freedom: whole numbers as such, corrected (fractional) ones with two decimals."""
+    if value is None or value == "":
+        return "—"
+    number = float(value)
+    return digits(str(int(number))) if number.is_integer() else digits(f"{number:.2f}")

@@ -111,6 +111,7 @@ def test_the_page_launches_and_shows_progress_then_the_tables(scored_trial, rese
     detail = researcher_client.get(response["Location"]).content.decode()
     assert "Tests of within-subjects effects" in detail and "Greenhouse" in detail
     assert 'data-status="succeeded"' in detail and "hx-trigger" not in detail
+    assert 'data-testid="means-plot"><svg' in detail and ">compassion</text>" in detail
     partial = researcher_client.get(f"/analysis/runs/{run.pk}/progress/", HTTP_HX_REQUEST="true")
     assert partial["HX-Refresh"] == "true"
 
