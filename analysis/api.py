@@ -23,6 +23,7 @@ class LaunchInput(serializers.Serializer):
     scale = serializers.SlugField(default="total")
     population = serializers.ChoiceField(choices=AnalysisRun.Population.choices, default="itt")
     time_points = serializers.ListField(child=serializers.SlugField(), min_length=2)
+    reliability = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0.01, max_value=0.99)
 
 
 class RunOutput(serializers.ModelSerializer):
@@ -30,7 +31,7 @@ class RunOutput(serializers.ModelSerializer):
 
     class Meta:
         model = AnalysisRun
-        fields = ["id", "trial", "instrument_code", "scale", "population", "time_points", "status", "progress",
+        fields = ["id", "trial", "instrument_code", "scale", "population", "time_points", "reliability", "status", "progress",
                   "step", "attempts", "error", "input_hash", "engine_version", "created", "started_at", "finished_at"]
         read_only_fields = fields
 
@@ -51,7 +52,8 @@ class RunListCreate(APIView):
         data = given.validated_data
         trial = get_object_or_404(visible_trials(request.user), slug=data["trial"])
         run, reused = services.launch_analysis(trial, instrument_code=data["instrument"], scale=data["scale"],
-                                       population=data["population"], time_points=data["time_points"], by=request.user)
+                                       population=data["population"], time_points=data["time_points"],
+                                               reliability=data["reliability"], by=request.user)
         return Response(RunOutput(run).data, status=status.HTTP_200_OK if reused else status.HTTP_201_CREATED)
 
 

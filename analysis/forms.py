@@ -10,6 +10,10 @@ class LaunchForm(forms.Form):
     outcome = forms.ChoiceField(label=_("Outcome"))
     population = forms.ChoiceField(label=_("Analysis set"), choices=AnalysisRun.Population.choices)
     time_points = forms.MultipleChoiceField(label=_("Time points"), widget=forms.CheckboxSelectMultiple)
+    reliability = forms.FloatField(
+        label=_("Scale reliability (single-arm trials: for each person's reliable change)"), required=False,
+        min_value=0.01, max_value=0.99,
+    )
 
     def __init__(self, *args, choices: dict, time_points: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)

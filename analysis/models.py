@@ -30,6 +30,9 @@ class AnalysisRun(models.Model):
     scale = models.SlugField(max_length=40, default="total", help_text="'total' or a subscale code")
     population = models.CharField(max_length=3, choices=Population, default=Population.INTENTION_TO_TREAT)
     time_points = models.JSONField(default=list, help_text="time point slugs, in the trial's order")
+    reliability = models.FloatField(
+        null=True, blank=True, help_text="the scale's reliability, for the reliable change index of a single-arm trial"
+    )
 
     status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED, db_index=True)
     progress = models.PositiveSmallIntegerField(default=0)

@@ -41,9 +41,15 @@ def analyse_outcome(
     within: str,
     dv: str,
     between: str | None = None,
+    reliability: float | None = None,
     progress: Progress | None = None,
 ) -> OutcomeAnalysis:
-    """All report tables for one outcome. `progress(percent, step)` is called before each step."""
+    """All report tables for one outcome. `progress(percent, step)` is called before each step.
+
+    A one-group design with two time points (the single-arm program) also gets the paired
+    pre/post table with each person's reliable change; that needs the scale's `reliability`
+    (Jacobson & Truax use test–retest or α) and takes the SD of the first time point.
+    """
     design = {"subject": subject, "within": within, "dv": dv}
     grouped = {**design, "between": between}
     steps: list[tuple[str, Callable[[], object]]] = [
@@ -60,6 +66,9 @@ def analyse_outcome(
         ]
         steps.append(("hedges_g", lambda: pairwise_hedges_g(frame, **grouped, complete_cases=False)))
 
+    if between is None and frame[within].nunique() == 2:
+        steps.append(("paired", lambda: _paired(frame, design, reliability)))
+
     tables, not_computable = {}, {}
     for index, (name, compute) in enumerate(steps):
         if progress:
@@ -73,3 +82,16 @@ def analyse_outcome(
     if progress:
         progress(100, "done")
     return OutcomeAnalysis(dv, tables, not_computable)
+
+
+def _paired(frame: pd.DataFrame, design: dict, reliability: float | None):
+    from .long_table import numeric_column
+    from .prepost import paired_prepost
+
+    if reliability is None:
+        raise AnalysisInputError("the reliable change index needs the scale's reliability (test–retest or α)")
+    first_time = frame[design["within"]].iloc[0]
+    baseline = numeric_column(frame[frame[design["within"]] == first_time], design["dv"]).dropna()
+    if len(baseline) < 2:
+        raise AnalysisInputError("the reliable change index needs at least two baseline scores for their SD")
+    return paired_prepost(frame, **design, reliability=reliability, sd=float(baseline.std(ddof=1)))

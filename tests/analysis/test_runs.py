@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from analysis import services
@@ -160,3 +161,23 @@ def test_only_researchers_see_analyses(request, client_fixture, scored_trial, re
                 f"/analysis/runs/{run.pk}/progress/", "/api/analysis/runs/", f"/api/analysis/runs/{run.pk}/",
                 f"/api/analysis/runs/{run.pk}/result/"):
         assert client.get(url).status_code == 403, url
+
+
+def test_a_single_arm_trial_gets_each_persons_reliable_change(scored_trial, researcher, django_capture_on_commit_callbacks):
+    from trial.models import Allocation, Arm
+
+    compassion = Arm.objects.get(trial=scored_trial, slug="compassion")
+    Allocation.objects.exclude(arm=compassion).delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        run, _ = launch(scored_trial, researcher, time_points=["pretest", "posttest"], reliability=0.88)
+    run.refresh_from_db()
+    paired = run.result["tables"]["paired"]
+    assert run.status == "succeeded" and paired["n"] == 8
+    assert len(paired["rci"]["persons"]) == 8
+    assert paired["rci"]["reliability"] == 0.88
+    researcher_page = Client()
+    researcher_page.force_login(researcher)
+    page = researcher_page.get(f"/analysis/runs/{run.pk}/").content.decode()
+    assert 'data-testid="rci"' in page and page.count("improved") + page.count("unchanged") + page.count("deteriorated") >= 8
+    with pytest.raises(AnalysisRefused, match="between 0 and 1"):
+        launch(scored_trial, researcher, time_points=["pretest", "posttest"], reliability=1.5)
