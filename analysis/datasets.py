@@ -12,7 +12,8 @@ import pandas as pd
 
 from analysis.stats import ENGINE_VERSION
 from instruments.models import Score
-from trial.models import Participant, TimePoint
+from sessions.selectors import intention_to_treat_participants, per_protocol_participants
+from trial.models import TimePoint
 
 COLUMNS = ["participant", "group", "time", "score"]
 
@@ -22,13 +23,11 @@ class DatasetError(ValueError):
 
 
 def population(trial, kind: str):
-    """The participants of an analysis set: intention to treat = everyone randomized (withdrawn
-    and excluded included); per protocol = the sessions app's set without confirmed exclusions."""
+    """The participants of an analysis set, as the sessions app defines them: intention to treat
+    = everyone randomized; per protocol = without withdrawals and confirmed exclusions."""
     if kind == "pp":
-        from sessions.selectors import per_protocol_participants
-
         return per_protocol_participants(trial)
-    return Participant.objects.filter(trial=trial).allocated()
+    return intention_to_treat_participants(trial)
 
 
 def outcome_frame(trial, *, instrument_code: str, scale: str, population_kind: str, time_points: list[str]) -> pd.DataFrame:

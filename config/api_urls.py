@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("trials/", include("trial.api")),
     path("audit/", include("audit.api")),
+    path("sessions/", include("sessions.api")),
     path("analysis/", include("analysis.api")),
 ]

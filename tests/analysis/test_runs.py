@@ -181,3 +181,20 @@ def test_a_single_arm_trial_gets_each_persons_reliable_change(scored_trial, rese
     assert 'data-testid="rci"' in page and page.count("improved") + page.count("unchanged") + page.count("deteriorated") >= 8
     with pytest.raises(AnalysisRefused, match="between 0 and 1"):
         launch(scored_trial, researcher, time_points=["pretest", "posttest"], reliability=1.5)
+
+
+def test_per_protocol_leaves_out_confirmed_exclusions_and_withdrawals(scored_trial, researcher, django_capture_on_commit_callbacks):
+    from sessions.models import ExclusionDecision
+    from trial.models import Participant
+
+    excluded, withdrawn = Participant.objects.filter(trial=scored_trial).order_by("pseudonym")[:2]
+    ExclusionDecision.objects.create(participant=excluded, decision="confirmed", reason="3 absences", absences_at_decision=3)
+    Participant.objects.filter(pk=withdrawn.pk).update(withdrawn_at=timezone.now(), withdrawal_reason="moved away")
+    with django_capture_on_commit_callbacks(execute=True):
+        itt, _ = launch(scored_trial, researcher, population="itt")
+        pp, _ = launch(scored_trial, researcher, population="pp")
+    itt.refresh_from_db()
+    pp.refresh_from_db()
+    assert itt.result["tables"]["rm_anova"]["n_used"] == 24
+    assert pp.result["tables"]["rm_anova"]["n_used"] == 22
+    assert {row[0] for row in pp.dataset["rows"]} == {row[0] for row in itt.dataset["rows"]} - {excluded.pseudonym, withdrawn.pseudonym}
