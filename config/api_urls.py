@@ -5,5 +5,6 @@ urlpatterns = [
     path("trials/", include("trial.api")),
     path("audit/", include("audit.api")),
     path("sessions/", include("sessions.api")),
+    path("instruments/", include("instruments.api")),
     path("analysis/", include("analysis.api")),
 ]

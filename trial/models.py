@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -55,6 +57,9 @@ class Trial(models.Model):
     # Exclusion for absences: the papers disagree (two, or more than two), so both are settings.
     absence_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
     absence_comparison = models.CharField(max_length=2, choices=Comparison, default=Comparison.MORE_THAN)
+    requires_attendance = models.BooleanField(
+        _("participants must be able to attend the sessions"), default=True
+    )
 
     created = models.DateTimeField(auto_now_add=True)
 
@@ -72,6 +77,10 @@ class Trial(models.Model):
     def __str__(self):
         return self.title
 
+    @property
+    def screening_time_point(self):
+        return next((tp for tp in self.time_points.all() if tp.is_screening), None)
+
 
 class Arm(models.Model):
     class Kind(models.TextChoices):
@@ -79,12 +88,21 @@ class Arm(models.Model):
         CONTROL = "control", _("Control")
         WAITLIST = "waitlist", _("Waitlist")
 
+    class Mode(models.TextChoices):
+        IN_PERSON = "in_person", _("In person")
+        ONLINE = "online", _("Online")
+
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="arms")
     slug = models.SlugField(max_length=40)
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=10, choices=Kind, default=Kind.ACTIVE)
     allocation_weight = models.PositiveSmallIntegerField(default=1)
     order = models.PositiveSmallIntegerField(default=0)
+    # The arm's planned programme (the sessions app's groups and curricula give the details).
+    session_count = models.PositiveSmallIntegerField(_("sessions"), default=0)
+    session_minutes = models.PositiveSmallIntegerField(_("minutes per session"), default=90)
+    session_interval_days = models.PositiveSmallIntegerField(_("days between sessions"), default=7)
+    mode = models.CharField(_("mode"), max_length=10, choices=Mode, default=Mode.IN_PERSON)
 
     class Meta:
         ordering = ["trial", "order", "id"]
@@ -138,6 +156,12 @@ class ParticipantQuerySet(models.QuerySet):
     def enrolled(self):
         return self.filter(enrolled_at__isnull=False)
 
+    def eligible(self):
+        return self.filter(eligible=True)
+
+    def awaiting_allocation(self):
+        return self.active().enrolled().filter(allocation__isnull=True)
+
     def allocated(self):
         return self.filter(allocation__isnull=False)
 
@@ -149,6 +173,10 @@ class Participant(models.Model):
         MALE = "male", _("Male")
         FEMALE = "female", _("Female")
         OTHER = "other", _("Other / not stated")
+
+    class WithdrawalInitiator(models.TextChoices):
+        PARTICIPANT = "participant", _("Participant's request")
+        RESEARCHER = "researcher", _("Researcher's decision")
 
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="participants")
     worker_id = models.CharField(_("worker id"), max_length=60)
@@ -167,6 +195,8 @@ class Participant(models.Model):
     enrolled_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawal_reason = models.TextField(blank=True)
+    withdrawn_on = models.DateField(null=True, blank=True, help_text="the date the participant withdrew")
+    withdrawal_initiator = models.CharField(max_length=12, choices=WithdrawalInitiator, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     objects = ParticipantQuerySet.as_manager()
@@ -183,13 +213,238 @@ class Participant(models.Model):
 
 
 class Allocation(models.Model):
-    """A participant's arm: made once, never edited or deleted (corrections are separate rows)."""
+    """A participant's arm: made once, never edited or deleted (corrections are separate rows).
+
+    `participant` and `slot` are both one-to-one: the database refuses a second allocation of
+    a participant and a second use of a slot even if the code were wrong.
+    """
+
+    class Method(models.TextChoices):
+        BLOCKS = "blocks", _("Permuted blocks")
+        MINIMIZATION = "minimization", _("Minimization")
+        COHORT = "cohort", _("Cohort at once")
 
     participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="allocation")
     arm = models.ForeignKey(Arm, on_delete=models.PROTECT, related_name="allocations")
     sequence_position = models.PositiveIntegerField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    slot = models.OneToOneField("SequenceSlot", null=True, blank=True, on_delete=models.PROTECT, related_name="allocation")
+    method = models.CharField(max_length=12, choices=Method, default=Method.BLOCKS)
+    stratum = models.CharField(max_length=200, blank=True)
+    cohort = models.PositiveSmallIntegerField(null=True, blank=True)
 
     def __str__(self):
         return f"{self.participant} → {self.arm}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise FinalRecordError("an allocation is final: record a correction instead of editing it")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise FinalRecordError("an allocation is final: record a correction instead of deleting it")
+
+
+class FinalRecordError(Exception):
+    """Allocations are never edited or deleted."""
+
+
+class Randomization(models.Model):
+    """How a trial allocates, and the seed fixed when the scheme is locked.
+
+    The seed reproduces the whole sequence, so it is as concealed as the sequence: shown only
+    to the unblinded statistician (audited) or after the trial is closed, never in the audit
+    trail (which records its SHA-256 instead).
+    """
+
+    class Method(models.TextChoices):
+        BLOCKS = "blocks", _("Permuted blocks of varying size")
+        MINIMIZATION = "minimization", _("Minimization (Pocock–Simon)")
+        COHORT = "cohort", _("Whole cohort at once (exact counts per arm)")
+
+    class Imbalance(models.TextChoices):
+        RANGE = "range", _("Range")
+        VARIANCE = "variance", _("Variance")
+
+    trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="randomization")
+    method = models.CharField(_("method"), max_length=12, choices=Method, default=Method.BLOCKS)
+    block_sizes = models.JSONField(default=list, blank=True, help_text="multiples of the sum of the arms' weights")
+    strata = models.JSONField(default=list, blank=True, help_text="roster fields whose combinations are strata")
+    minimization_factors = models.JSONField(default=list, blank=True)
+    imbalance = models.CharField(max_length=10, choices=Imbalance, default=Imbalance.RANGE)
+    p_preferred = models.DecimalField(
+        _("probability of taking the least-imbalanced arm"), max_digits=3, decimal_places=2, default=Decimal("0.80")
+    )
+    list_length = models.PositiveIntegerField(_("slots generated per stratum at lock"), default=120)
+    seed = models.CharField(max_length=64, blank=True)
+    seed_sha256 = models.CharField(max_length=64, blank=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self):
+        return f"{self.trial}: {self.get_method_display()}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+
+class SequenceSlot(models.Model):
+    """One line of the concealed allocation list of a stratum."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="sequence")
+    stratum = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField()
+    block = models.PositiveIntegerField()
+    block_size = models.PositiveSmallIntegerField()
+    arm = models.ForeignKey(Arm, on_delete=models.PROTECT, related_name="+")
+    # Set in the allocating transaction; a row re-read under FOR UPDATE then shows it as taken.
+    used = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["trial", "stratum", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "stratum", "position"], name="%(app_label)s_%(class)s_unique_position"),
+        ]
+
+    def __str__(self):
+        return f"{self.stratum or '-'} #{self.position}"
+
+
+class AllocationCorrection(models.Model):
+    """A wrong allocation, recorded with its reason; it counts once a second researcher confirms."""
+
+    class Kind(models.TextChoices):
+        WRONG_PARTICIPANT = "wrong_participant", _("The wrong participant was allocated")
+        NOT_ELIGIBLE = "not_eligible", _("Allocated although not eligible")
+        WRONG_ARM_GIVEN = "wrong_arm_given", _("Received another arm than allocated")
+        OTHER = "other", _("Other")
+
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="corrections")
+    kind = models.CharField(max_length=20, choices=Kind)
+    reason = models.TextField()
+    arm_received = models.ForeignKey(Arm, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(confirmed_by=models.F("requested_by")),
+                name="%(app_label)s_%(class)s_second_researcher",
+            ),
+        ]
+
+    def __str__(self):
+        return f"correction of {self.allocation}"
+
+
+class RosterImport(models.Model):
+    """One uploaded roster file and what became of each row (the result page reads this)."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="roster_imports")
+    filename = models.CharField(max_length=255)
+    encoding = models.CharField(max_length=20, blank=True)
+    columns = models.JSONField(default=list, help_text="the file's header, in order")
+    imported = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.JSONField(default=list, help_text="[{row, column, value, reason, cells}]")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self):
+        return f"{self.filename} ({self.created:%Y-%m-%d %H:%M})"
+
+
+class ScreeningClosure(models.Model):
+    """The frozen screening figures: computed once at "close screening", never recomputed."""
+
+    trial = models.OneToOneField(Trial, on_delete=models.PROTECT, related_name="screening_closure")
+    rule = models.CharField(max_length=12, choices=Trial.ScreeningRule)
+    comparison = models.CharField(max_length=2, choices=Trial.Comparison)
+    fixed_cutoff = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    sd_k = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    n = models.PositiveIntegerField()
+    mean = models.FloatField(null=True)
+    sd = models.FloatField(null=True, help_text="sample SD (ddof = 1)")
+    sd_cutoff = models.FloatField(null=True, help_text="mean + k·SD")
+    passed = models.PositiveIntegerField()
+    not_screened = models.PositiveIntegerField(default=0)
+    # [[participant id, total], ...]: the scores as they were at closing, for the report.
+    scores = models.JSONField(default=list)
+    closed_at = models.DateTimeField(auto_now_add=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self):
+        return f"screening of {self.trial}"
+
+
+class EligibilityCheck(models.Model):
+    """A participant's checklist, auto-filled from the roster and screening, confirmed by a researcher."""
+
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="eligibility")
+    # {criterion: {"met": bool | None, "auto": bool | None, "value": ...}}
+    items = models.JSONField(default=dict)
+    eligible = models.BooleanField()
+    reasons = models.JSONField(default=list, help_text="codes of the criteria not met (CONSORT)")
+    note = models.TextField(blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"eligibility of {self.participant}"
+
+
+class ConsentText(models.Model):
+    """A version of the consent text in one language. Texts are never edited: a change is a new version."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="consent_texts")
+    language = models.CharField(max_length=5, choices=Trial.Language)
+    version = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["trial", "language", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "language", "version"], name="%(app_label)s_%(class)s_unique_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.language} v{self.version})"
+
+
+class Consent(models.Model):
+    class Method(models.TextChoices):
+        ONLINE = "online", _("Online, through the personal link")
+        PAPER = "paper", _("On paper")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="consents")
+    text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="consents")
+    text_sha256 = models.CharField(max_length=64, help_text="hash of the exact text the participant agreed to")
+    method = models.CharField(max_length=10, choices=Method)
+    typed_name = models.CharField(max_length=200, blank=True)
+    consented_at = models.DateTimeField()
+    signed_on = models.DateField(null=True, blank=True, help_text="the date on the paper form")
+    witness = models.CharField(max_length=200, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-consented_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "text"], name="%(app_label)s_%(class)s_once_per_text"),
+        ]
+
+    def __str__(self):
+        return f"consent of {self.participant} ({self.get_method_display()})"

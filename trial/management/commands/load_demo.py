@@ -1,4 +1,4 @@
-"""The demo: one login per role and an empty trial. Safe to run again (nothing is duplicated)."""
+"""The demo: one login per role and the model trial from its template. Safe to run again."""
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -6,7 +6,7 @@ from django.db import transaction
 
 from accounts.roles import FACILITATOR, MONITOR, RESEARCHER
 from trial.models import Trial
-from trial.services import create_trial
+from trial.services import create_trial_from_template
 
 DEMO_TRIAL_SLUG = "demo-burnout"
 # Published in the README: for the local demo only.
@@ -30,7 +30,9 @@ class Command(BaseCommand):
                 user.save()
             user.groups.add(Group.objects.get(name=role))
         if not Trial.objects.filter(slug=DEMO_TRIAL_SLUG).exists():
-            create_trial(title="Demo: burnout in factory workers (three arms)", slug=DEMO_TRIAL_SLUG)
+            create_trial_from_template(
+                "burnout-three-arm", slug=DEMO_TRIAL_SLUG, title="Demo: burnout in factory workers (three arms)"
+            )
         self.stdout.write("Demo logins (user / password):")
         for role, (username, password) in DEMO_LOGINS.items():
             self.stdout.write(f"  {role:<12} {username} / {password}")
