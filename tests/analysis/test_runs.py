@@ -15,6 +15,14 @@ pytestmark = pytest.mark.django_db
 TIME_POINTS = ["pretest", "posttest", "followup"]
 
 
+@pytest.fixture(autouse=True)
+def tasks_in_process(monkeypatch):
+    """These tests check the services and pages; the real worker is test_runs_stack.py's."""
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+
 def launch(trial, user, **overrides):
     options = {"instrument_code": "cdrisc", "time_points": TIME_POINTS, **overrides}
     return services.launch_analysis(trial, by=user, **options)

@@ -6,6 +6,7 @@ import time
 import pytest
 from django.db import transaction
 
+import analysis.tasks
 from analysis import services
 from analysis.models import AnalysisRun
 from analysis.tasks import run_analysis_task
@@ -36,8 +37,11 @@ def test_a_real_worker_runs_the_analysis_with_progress(scored_trial, researcher,
 def test_a_worker_killed_mid_analysis_is_redelivered_and_one_result_stored(scored_trial, researcher, monkeypatch):
     # Its own queue, so only the workers started here take the message; each step pauses 1 s
     # so the kill lands mid-run; a 5 s visibility timeout lets Redis hand the message on soon.
-    monkeypatch.setattr(run_analysis_task, "delay_on_commit", lambda run_id: transaction.on_commit(
-        lambda: run_analysis_task.apply_async((run_id,), queue="redelivery-test")))
+    class SentToTheTestQueue:
+        def delay_on_commit(self, run_id):
+            transaction.on_commit(lambda: run_analysis_task.apply_async((run_id,), queue="redelivery-test"))
+
+    monkeypatch.setattr(analysis.tasks, "run_analysis_task", SentToTheTestQueue())
     slow = {"ANALYSIS_STEP_DELAY_S": "1", "CELERY_VISIBILITY_TIMEOUT": "5"}
     first = start_celery_worker("doomed", queues="redelivery-test", extra_env=slow)
     try:
