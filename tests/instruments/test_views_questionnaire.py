@@ -148,5 +148,5 @@ def test_persian_trial_pages_are_rtl_with_persian_digits(participant_client, tri
     trial.save()
     text = participant_client.get("/instruments/q/1/").content.decode()
     assert 'dir="rtl"' in text and 'lang="fa"' in text
-    assert "Item ۱۴" in text  # item number 14 in Persian digits (placeholder: no wording imported)
+    assert "گویهٔ ۱۴" in text  # "Item 14" in Persian, digits too (placeholder: no wording imported)
     assert "خیلی زیاد" in text  # "very often"
