@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from analysis import services
 from analysis.models import AnalysisRun
 from analysis.selectors import visible_runs
+from analysis.stats.outcome_report import ANALYSES
 from trial.selectors import visible_trials
 
 
@@ -23,6 +24,8 @@ class LaunchInput(serializers.Serializer):
     scale = serializers.SlugField(default="total")
     population = serializers.ChoiceField(choices=AnalysisRun.Population.choices, default="itt")
     time_points = serializers.ListField(child=serializers.SlugField(), min_length=2)
+    analyses = serializers.ListField(child=serializers.ChoiceField(choices=ANALYSES), required=False, default=None,
+                                     allow_null=True, help_text="tables wanted; omitted = all")
     reliability = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0.01, max_value=0.99)
 
 
@@ -31,7 +34,7 @@ class RunOutput(serializers.ModelSerializer):
 
     class Meta:
         model = AnalysisRun
-        fields = ["id", "trial", "instrument_code", "scale", "population", "time_points", "reliability", "status", "progress",
+        fields = ["id", "trial", "instrument_code", "scale", "population", "time_points", "analyses", "reliability", "status", "progress",
                   "step", "attempts", "error", "input_hash", "engine_version", "created", "started_at", "finished_at"]
         read_only_fields = fields
 
@@ -53,7 +56,8 @@ class RunListCreate(APIView):
         trial = get_object_or_404(visible_trials(request.user), slug=data["trial"])
         run, reused = services.launch_analysis(trial, instrument_code=data["instrument"], scale=data["scale"],
                                        population=data["population"], time_points=data["time_points"],
-                                               reliability=data["reliability"], by=request.user)
+                                               reliability=data["reliability"], analyses=data["analyses"],
+                                               by=request.user)
         return Response(RunOutput(run).data, status=status.HTTP_200_OK if reused else status.HTTP_201_CREATED)
 
 

@@ -2,6 +2,19 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from analysis.models import AnalysisRun
+from analysis.stats.outcome_report import ANALYSES
+
+ANALYSIS_LABELS = {
+    "rm_anova": _("Repeated-measures ANOVA (SPSS GLM) with Bonferroni comparisons"),
+    "baseline_equivalence": _("Baseline equivalence (one-way ANOVA on the first time point)"),
+    "levene": _("Levene's test per time point"),
+    "box_m": _("Box's M"),
+    "normality": _("Shapiro–Wilk per group and time point"),
+    "ancova": _("ANCOVA with the pretest as covariate"),
+    "mixed_model": _("Linear mixed model on all available data"),
+    "hedges_g": _("Hedges' g between arms"),
+    "paired": _("Paired pre/post with reliable change (single arm)"),
+}
 
 
 class LaunchForm(forms.Form):
@@ -10,6 +23,10 @@ class LaunchForm(forms.Form):
     outcome = forms.ChoiceField(label=_("Outcome"))
     population = forms.ChoiceField(label=_("Analysis set"), choices=AnalysisRun.Population.choices)
     time_points = forms.MultipleChoiceField(label=_("Time points"), widget=forms.CheckboxSelectMultiple)
+    analyses = forms.MultipleChoiceField(
+        label=_("Analyses"), widget=forms.CheckboxSelectMultiple, initial=list(ANALYSES), required=False,
+        choices=[(name, ANALYSIS_LABELS[name]) for name in ANALYSES],
+    )
     reliability = forms.FloatField(
         label=_("Scale reliability (single-arm trials: for each person's reliable change)"), required=False,
         min_value=0.01, max_value=0.99,

@@ -30,6 +30,7 @@ class AnalysisRun(models.Model):
     scale = models.SlugField(max_length=40, default="total", help_text="'total' or a subscale code")
     population = models.CharField(max_length=3, choices=Population, default=Population.INTENTION_TO_TREAT)
     time_points = models.JSONField(default=list, help_text="time point slugs, in the trial's order")
+    analyses = models.JSONField(default=list, blank=True, help_text="tables wanted (analysis.stats.outcome_report.ANALYSES); empty = all")
     reliability = models.FloatField(
         null=True, blank=True, help_text="the scale's reliability, for the reliable change index of a single-arm trial"
     )

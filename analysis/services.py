@@ -15,7 +15,7 @@ from analysis.datasets import COLUMNS, DatasetError, input_hash, outcome_frame
 from analysis.exceptions import AnalysisRefused
 from analysis.models import AnalysisRun
 from analysis.stats import ENGINE_VERSION, AnalysisInputError
-from analysis.stats.outcome_report import analyse_outcome
+from analysis.stats.outcome_report import ANALYSES, analyse_outcome
 from audit import services as audit
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ MAX_ATTEMPTS = 3
 @transaction.atomic
 def launch_analysis(
     trial, *, instrument_code: str, scale: str = "total", population: str = "itt",
-    time_points: list[str], reliability: float | None = None, by,
+    time_points: list[str], reliability: float | None = None, analyses: list[str] | None = None, by,
 ) -> tuple[AnalysisRun, bool]:
     """Queue an analysis of one outcome, or return the stored run for the same data and settings.
 
@@ -35,6 +35,9 @@ def launch_analysis(
         raise AnalysisRefused(f"population '{population}' is not known; use 'itt' or 'pp'")
     if reliability is not None and not 0 < reliability < 1:
         raise AnalysisRefused(f"a reliability of {reliability} is not usable; give a value between 0 and 1 (exclusive)")
+    unknown = sorted(set(analyses or ()) - set(ANALYSES))
+    if unknown:
+        raise AnalysisRefused(f"unknown analysis {', '.join(unknown)}; choose from {', '.join(ANALYSES)}")
     if len(time_points) < 2:
         raise AnalysisRefused("choose at least two time points: the analyses compare time points")
     try:
@@ -43,7 +46,8 @@ def launch_analysis(
     except DatasetError as problem:
         raise AnalysisRefused(f"Nothing to analyse: {problem}.") from None
     choice = {"trial": trial.slug, "instrument": instrument_code, "scale": scale,
-              "population": population, "time_points": list(time_points), "reliability": reliability}
+              "population": population, "time_points": list(time_points), "reliability": reliability,
+              "analyses": sorted(analyses or [])}
     digest = input_hash(frame, choice)
     reusable = AnalysisRun.objects.filter(
         trial=trial, input_hash=digest, engine_version=ENGINE_VERSION, status=AnalysisRun.Status.SUCCEEDED
@@ -53,7 +57,7 @@ def launch_analysis(
         return reusable, True
     run = AnalysisRun.objects.create(
         trial=trial, instrument_code=instrument_code, scale=scale, population=population,
-        time_points=list(time_points), reliability=reliability, input_hash=digest, engine_version=ENGINE_VERSION,
+        time_points=list(time_points), reliability=reliability, analyses=sorted(analyses or []), input_hash=digest, engine_version=ENGINE_VERSION,
         dataset={"columns": COLUMNS, "rows": frame.astype(object).where(frame.notna(), None).values.tolist()},
         requested_by=by,
     )
@@ -87,7 +91,8 @@ def run_analysis(run_id: int) -> None:
     between = "group" if frame["group"].nunique() > 1 else None
     try:
         result = analyse_outcome(frame, subject="participant", within="time", dv="score",
-                                 between=between, reliability=run.reliability, progress=report_progress)
+                                 between=between, reliability=run.reliability, analyses=run.analyses or None,
+                                 progress=report_progress)
     except AnalysisInputError as problem:
         _finish(run, AnalysisRun.Status.FAILED, error=str(problem))
         return

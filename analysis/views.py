@@ -31,7 +31,8 @@ def trial_analyses(request, slug):
         try:
             run, _reused = services.launch_analysis(trial, instrument_code=data["instrument_code"], scale=data["scale"],
                                            population=data["population"], time_points=data["time_points"],
-                                                   reliability=data["reliability"], by=request.user)
+                                                   reliability=data["reliability"], analyses=data["analyses"],
+                                                   by=request.user)
         except AnalysisRefused as refused:
             form.add_error(None, str(refused))
         else:

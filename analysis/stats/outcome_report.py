@@ -23,6 +23,10 @@ from .rm_anova import rm_anova
 
 Progress = Callable[[int, str], None]
 
+# Every table an outcome analysis can give, in the order they are computed and shown.
+ANALYSES = ("rm_anova", "baseline_equivalence", "levene", "box_m", "normality", "ancova", "mixed_model",
+            "hedges_g", "paired")
+
 
 @dataclass(frozen=True)
 class OutcomeAnalysis:
@@ -42,6 +46,7 @@ def analyse_outcome(
     dv: str,
     between: str | None = None,
     reliability: float | None = None,
+    analyses: list[str] | None = None,
     progress: Progress | None = None,
 ) -> OutcomeAnalysis:
     """All report tables for one outcome. `progress(percent, step)` is called before each step.
@@ -49,7 +54,11 @@ def analyse_outcome(
     A one-group design with two time points (the single-arm program) also gets the paired
     pre/post table with each person's reliable change; that needs the scale's `reliability`
     (Jacobson & Truax use test–retest or α) and takes the SD of the first time point.
+    `analyses` picks tables by name (see ANALYSES); None gives every table the design allows.
     """
+    unknown = sorted(set(analyses or ()) - set(ANALYSES))
+    if unknown:
+        raise AnalysisInputError(f"unknown analysis {', '.join(unknown)}; choose from {', '.join(ANALYSES)}")
     design = {"subject": subject, "within": within, "dv": dv}
     grouped = {**design, "between": between}
     steps: list[tuple[str, Callable[[], object]]] = [
@@ -68,6 +77,9 @@ def analyse_outcome(
 
     if between is None and frame[within].nunique() == 2:
         steps.append(("paired", lambda: _paired(frame, design, reliability)))
+
+    if analyses is not None:
+        steps = [(name, compute) for name, compute in steps if name in analyses]
 
     tables, not_computable = {}, {}
     for index, (name, compute) in enumerate(steps):

@@ -206,3 +206,19 @@ def test_per_protocol_leaves_out_confirmed_exclusions_and_withdrawals(scored_tri
     assert itt.result["tables"]["rm_anova"]["n_used"] == 24
     assert pp.result["tables"]["rm_anova"]["n_used"] == 22
     assert {row[0] for row in pp.dataset["rows"]} == {row[0] for row in itt.dataset["rows"]} - {excluded.pseudonym, withdrawn.pseudonym}
+
+
+def test_only_the_analyses_wanted_are_computed(scored_trial, researcher, researcher_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        run, _ = launch(scored_trial, researcher, analyses=["mixed_model", "rm_anova"])
+    run.refresh_from_db()
+    assert set(run.result["tables"]) == {"rm_anova", "mixed_model"}
+    with django_capture_on_commit_callbacks(execute=True):
+        everything, reused = launch(scored_trial, researcher)
+    assert not reused and "ancova" in AnalysisRun.objects.get(pk=everything.pk).result["tables"]
+    with pytest.raises(AnalysisRefused, match="unknown analysis manova"):
+        launch(scored_trial, researcher, analyses=["manova"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = researcher_client.post(f"/analysis/trials/{scored_trial.slug}/", {
+            "outcome": "cdrisc:total", "population": "itt", "time_points": TIME_POINTS, "analyses": ["hedges_g"]})
+    assert set(AnalysisRun.objects.get(pk=response["Location"].split("/")[-2]).result["tables"]) == {"hedges_g"}
