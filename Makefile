@@ -18,12 +18,13 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 # Debian packages: gettext compiles the Persian catalogue; chromium runs the browser tests;
-# pango is what WeasyPrint needs for the printable report. Installed only when missing and root.
+# pango is what WeasyPrint needs for the printable report; poppler-utils' pdftotext reads it back in tests. Installed only when missing and root.
 system-packages:
 	@missing=""; \
 	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	dpkg -s libpango-1.0-0 libpangoft2-1.0-0 >/dev/null 2>&1 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing Debian packages:$$missing"; \
@@ -37,7 +38,7 @@ messages: $(VENV)/.installed
 
 demo: $(VENV)/.installed messages
 	$(PY) manage.py migrate --noinput -v 0
-	$(PY) manage.py load_demo
+	$(PY) manage.py seed_demo
 
 run: demo
 	@echo "Open http://$(HOST):$(PORT)/ (Persian: use the فارسی button on any page)"

@@ -17,6 +17,7 @@ from analysis.models import AnalysisRun
 from analysis.stats import ENGINE_VERSION, AnalysisInputError
 from analysis.stats.outcome_report import ANALYSES, analyse_outcome
 from audit import services as audit
+from config.jobs import recover_stalled
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -116,24 +117,11 @@ def _finish(run: AnalysisRun, status: str, *, result=None, error: str = "") -> N
 
 def recover_stalled_runs(*, stalled_after: timedelta | None = None) -> list[int]:
     """Runs 'running' without a heartbeat for too long lost their worker: queue them again, or
-    fail them after MAX_ATTEMPTS, so that no run is left spinning. Returns the ids re-queued."""
+    fail them after MAX_ATTEMPTS. Returns the ids re-queued."""
     from analysis.tasks import run_analysis_task
 
-    limit = timezone.now() - (stalled_after or timedelta(seconds=settings.ANALYSIS_STALL_SECONDS))
-    requeued = []
-    for run in AnalysisRun.objects.filter(status=AnalysisRun.Status.RUNNING, heartbeat_at__lt=limit):
-        with transaction.atomic():
-            if run.attempts >= MAX_ATTEMPTS:
-                changed = AnalysisRun.objects.filter(pk=run.pk, status=AnalysisRun.Status.RUNNING, heartbeat_at__lt=limit).update(
-                    status=AnalysisRun.Status.FAILED, finished_at=timezone.now(),
-                    error=f"No worker finished this analysis in {MAX_ATTEMPTS} attempts; launch it again.")
-                if changed:
-                    audit.record("analysis.run.failed", run, after={"error": "stalled"})
-                continue
-            changed = AnalysisRun.objects.filter(pk=run.pk, status=AnalysisRun.Status.RUNNING, heartbeat_at__lt=limit).update(
-                status=AnalysisRun.Status.QUEUED, step="re-queued after its worker was lost")
-            if changed:
-                audit.record("analysis.run.requeued", run, reason="no heartbeat from its worker")
-                run_analysis_task.delay_on_commit(run.pk)
-                requeued.append(run.pk)
-    return requeued
+    return recover_stalled(
+        AnalysisRun, stalled_after=stalled_after or timedelta(seconds=settings.ANALYSIS_STALL_SECONDS),
+        max_attempts=MAX_ATTEMPTS, requeue=run_analysis_task.delay, action="analysis.run",
+        gave_up=f"No worker finished this analysis in {MAX_ATTEMPTS} attempts; launch it again.",
+    )

@@ -95,6 +95,7 @@ def prepare(url: str, clients: int, participants: int) -> tuple[list[str], list[
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth import (
         BACKEND_SESSION_KEY,
         HASH_SESSION_KEY,
@@ -127,7 +128,7 @@ def prepare(url: str, clients: int, participants: int) -> tuple[list[str], list[
     for _ in range(clients):
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]  # the one a login by password records
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.create()
         sessions.append({"sessionid": store.session_key, "csrftoken": _get_new_csrf_string()})

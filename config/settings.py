@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "instruments",
     "sessions.apps.GroupSessionsConfig",
     "analysis",
+    "reports",
+    "exports",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +148,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "recover-stalled-analyses": {"task": "analysis.tasks.recover_stalled_runs_task", "schedule": 60.0},
+    "recover-stalled-report-pdfs": {"task": "reports.tasks.recover_stalled_documents_task", "schedule": 60.0},
     "send-due-reminders": {"task": "instruments.tasks.send_due_reminders_task", "schedule": 600.0},
 }
 
@@ -161,7 +165,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend with the permission set read in one query (checked on almost every request).
+    "accounts.backends.PermissionBackend",
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
@@ -249,4 +254,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))},
+    # WeasyPrint and fontTools narrate every layout step at INFO; the report task logs its own progress.
+    "loggers": {name: {"level": "WARNING"} for name in ("weasyprint", "weasyprint.progress", "fontTools")},
 }

@@ -10,6 +10,8 @@ urlpatterns = [
     path("instruments/", include("instruments.urls")),
     path("sessions/", include("sessions.urls")),
     path("analysis/", include("analysis.urls")),
+    path("reports/", include("reports.urls")),
+    path("exports/", include("exports.urls")),
     path("audit/", include("audit.urls")),
     path("api/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -6,15 +6,18 @@ analysis; boxes grow with their lines, so any number of arms (one or more) fits.
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
-BOX_WIDTH = 300
+BOX_WIDTH = 360
 GAP = 40
 LINE_HEIGHT = 18
 PADDING = 10
 STAGE_GAP = 36
+# Characters of a 13 px label that fit in a box beside its "(n = …)"; longer labels wrap.
+CHARS_PER_LINE = 44
 
 
 @dataclass(frozen=True)
@@ -59,29 +62,44 @@ class _Canvas:
         self.link, self.rtl, self.digits = link, rtl, digits
 
     def box(self, x: float, y: float, lines: list[tuple[Count, bool]], *, title: str = "") -> float:
-        """Draw a box at (x, y) with a bold title and one line per count; returns its height."""
-        rows = ([title] if title else []) + lines
+        """Draw a box at (x, y) with a bold title and one line per count; returns its height.
+
+        A long label (a withdrawal reason in the participant's words) wraps; its number goes on
+        the label's last line."""
+        rows: list[tuple[str, str, Count | None, int]] = [("title", title, None, 0)] if title else []
+        for count, indented in lines:
+            indent = 14 if indented else 0
+            wrapped = textwrap.wrap(count.label, CHARS_PER_LINE - indent // 7) or [""]
+            rows += [("text", part, None, indent) for part in wrapped[:-1]]
+            rows.append(("count", wrapped[-1], count, indent))
         height = 2 * PADDING + LINE_HEIGHT * len(rows)
         self.parts.append(f'<rect x="{x}" y="{y}" width="{BOX_WIDTH}" height="{height}" rx="4" class="box"/>')
         anchor_x = x + BOX_WIDTH - PADDING if self.rtl else x + PADDING
-        for row, content in enumerate(rows):
+        # Right-to-left, "start" is the right edge (SVG 2, as Chromium draws it); as an attribute
+        # because WeasyPrint (the PDF) ignores text-anchor in the style sheet.
+        anchor = ' text-anchor="start"'
+        for row, (kind, text, count, indent) in enumerate(rows):
             baseline = y + PADDING + LINE_HEIGHT * (row + 1) - 5
-            if isinstance(content, str):
-                self.parts.append(f'<text x="{anchor_x}" y="{baseline}" class="title">{escape(content)}</text>')
-                continue
-            count, indented = content
-            indent = 14 if indented else 0
             text_x = anchor_x - indent if self.rtl else anchor_x + indent
-            if count.n is None:
-                self.parts.append(f'<text x="{text_x}" y="{baseline}">{escape(count.label)}</text>')
-                continue
-            number = escape(self.digits(count.n))
-            href = self.link(count.key) if count.key else None
-            shown = f'<a href="{escape(href)}" class="n">{number}</a>' if href else f'<tspan class="n">{number}</tspan>'
-            self.parts.append(
-                f'<text x="{text_x}" y="{baseline}" data-key="{escape(count.key)}">{escape(count.label)} (n = {shown})</text>'
-            )
+            if kind == "title":
+                self.parts.append(f'<text x="{anchor_x}" y="{baseline}"{anchor} class="title">{escape(text)}</text>')
+            elif count is None or count.n is None:
+                self.parts.append(f'<text x="{text_x}" y="{baseline}"{anchor}>{escape(text)}</text>')
+            else:
+                number = escape(self.digits(count.n))
+                href = self.link(count.key) if count.key else None
+                shown = f'<a href="{escape(href)}" class="n">{number}</a>' if href else f'<tspan class="n">{number}</tspan>'
+                self.parts.append(
+                    f'<text x="{text_x}" y="{baseline}"{anchor} data-key="{escape(count.key)}">{escape(text)} {self.isolate("(n = ")}{shown}{self.isolate(")", end=True)}</text>'
+                )
         return height
+
+    def isolate(self, text: str, *, end: bool = False) -> str:
+        """Keep "(n = 8)" one left-to-right unit inside a right-to-left line (LRI … PDI), so its
+        brackets are neither mirrored nor moved to the wrong side."""
+        if not self.rtl:
+            return text
+        return f"{text}\u2069" if end else f"\u2066{text}"
 
     def arrow(self, x1, y1, x2, y2):
         self.parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" class="arrow" marker-end="url(#head)"/>')
@@ -140,9 +158,8 @@ def consort_svg(
         y += max(heights) + STAGE_GAP
     height = y
     direction = ' direction="rtl"' if rtl else ""
-    anchor = "end" if rtl else "start"
     style = (
-        f".box{{fill:#fff;stroke:#1d2433;stroke-width:1}} text{{font-family:Vazirmatn,system-ui,sans-serif;font-size:13px;fill:#1d2433;text-anchor:{anchor}}}"
+        ".box{fill:#fff;stroke:#1d2433;stroke-width:1} text{font-family:Vazirmatn,system-ui,sans-serif;font-size:13px;fill:#1d2433;text-anchor:start}"
         " .title{font-weight:700} .n{font-weight:700;fill:#1f6f8b} a .n, a{text-decoration:underline}"
         " .arrow{stroke:#1d2433;stroke-width:1.2}"
     )

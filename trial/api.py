@@ -1,4 +1,5 @@
 """The trial API: the same selectors and services as the pages, the same permissions."""
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -10,7 +11,7 @@ from rest_framework.views import APIView
 from config.api import ReadPermission
 from trial import selectors, services
 from trial.exceptions import ScreeningNotReady
-from trial.models import Allocation, Trial
+from trial.models import Allocation, Participant, Trial
 
 
 class CanView(BasePermission):
@@ -264,8 +265,12 @@ class ParticipantAllocation(APIView):
 
     @extend_schema(request=None, responses={201: AllocationOutput})
     def post(self, request, slug, pseudonym):
-        participant = self._participant(request, slug, pseudonym)
-        allocation = services.allocate(participant, by=request.user)
+        # CanManage has checked the researcher's permission; the service finds the participant
+        # under its row lock (one query, not a lookup here and a second read there).
+        try:
+            allocation = services.allocate_by_pseudonym(slug, pseudonym, by=request.user)
+        except Participant.DoesNotExist:
+            raise Http404("No such participant") from None
         return Response(AllocationOutput(allocation).data, status=status.HTTP_201_CREATED)
 
 

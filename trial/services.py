@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -852,21 +852,33 @@ def allocate(participant: Participant, *, by) -> Allocation:
     transaction). Minimization depends on every earlier allocation, so it locks the trial row.
     SQLite serialises writers at BEGIN IMMEDIATE.
     """
+    return _allocate_guarded(Q(pk=participant.pk), by=by)
+
+
+def allocate_by_pseudonym(trial_slug: str, pseudonym: str, *, by) -> Allocation:
+    """`allocate` for a participant named by trial and pseudonym (the API): the participant is
+    found and locked in one query instead of being read once to find it and again under the
+    lock. Raises Participant.DoesNotExist when the trial has no such participant."""
+    return _allocate_guarded(Q(trial__slug=trial_slug, pseudonym=pseudonym), by=by)
+
+
+def _allocate_guarded(which: Q, *, by) -> Allocation:
     try:
-        return _allocate(participant, by=by)
+        return _allocate(which, by=by)
     except IntegrityError:
         # The unique constraints caught what the locks should have: say so plainly.
-        if Allocation.objects.filter(participant_id=participant.pk).exists():
-            raise AlreadyAllocated(f"{participant} is already randomized.") from None
+        existing = Allocation.objects.filter(participant__in=Participant.objects.filter(which)).select_related("participant").first()
+        if existing is not None:
+            raise AlreadyAllocated(f"{existing.participant} is already randomized.") from None
         raise
 
 
 @transaction.atomic
-def _allocate(participant: Participant, *, by) -> Allocation:
+def _allocate(which: Q, *, by) -> Allocation:
     participant = (
         Participant.objects.select_for_update(of=("self",))
         .select_related("allocation", "trial__randomization")
-        .get(pk=participant.pk)
+        .get(which)
     )
     trial, scheme = participant.trial, participant.trial.randomization
     if scheme.method == Randomization.Method.MINIMIZATION:

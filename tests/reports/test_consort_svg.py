@@ -35,5 +35,20 @@ def test_the_diagram_widens_with_the_arms_and_fits_one_arm():
 def test_persian_diagram_runs_right_to_left_with_persian_digits():
     svg = consort_svg(flow(["a"]), rtl=True, digits=lambda n: str(n).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")))
     root = ET.fromstring(svg)
-    assert root.get("direction") == "rtl" and "text-anchor:end" in svg
+    assert root.get("direction") == "rtl" and 'text-anchor="start"' in svg  # start = the right edge right-to-left
+    assert "\u2066(n = " in svg  # the count stays one left-to-right unit
     assert "۴۰" in svg and ">40<" not in svg
+
+
+def test_a_long_reason_wraps_inside_its_box_and_keeps_its_number():
+    reason = "Moved to night shifts and could not come to the sessions; does not wish to go on"
+    base = flow(["a"])
+    arm = base.arms[0]
+    long = ArmFlow(arm.name, arm.allocated, arm.allocation_details, (Count(reason, 1, "a:withdrawn:1"),), arm.analysed)
+    root = ET.fromstring(consort_svg(ConsortFlow(base.assessed, base.excluded, base.exclusion_reasons, base.randomized, (long,))))
+    texts = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+    parts = [t for t in texts if t and t.split(" (n")[0] in reason]
+    assert len(parts) >= 2 and " ".join(parts) == reason + " (n = 1)"
+    assert all(len(t) <= 52 for t in parts)
+    follow_up_box = [r for r in root.iter(f"{SVG}rect")][-2]  # allocation, follow-up, analysis: the middle one of the arm
+    assert float(follow_up_box.get("height")) >= 2 * 10 + 18 * 3  # title + two wrapped lines

@@ -50,16 +50,6 @@ def test_create_trial_command_loads_a_template(db, capsys):
         call_command("create_trial", "--template", "burnout-three-arm", "--slug", "cli-trial")
 
 
-def test_load_demo_creates_the_demo_trial_once(db, capsys):
-    call_command("load_demo")
-    call_command("load_demo")
-    out = capsys.readouterr().out
-    assert out.count("researcher / demo-researcher-2024") == 2 and "monitor / demo-monitor-2024" in out
-    demo = Trial.objects.get(slug="demo-burnout")
-    assert demo.template == "burnout-three-arm" and demo.arms.count() == 3
-    assert Trial.objects.filter(slug="demo-burnout").count() == 1
-
-
 def test_a_taken_slug_is_refused(burnout_trial, researcher):
     with pytest.raises(TrialSlugTaken):
         services.create_trial_from_template("burnout-three-arm", slug="model", by=researcher)
