@@ -6,17 +6,32 @@ is dropped and created afresh).
 
 20 clients (one researcher's session each, as 20 browser tabs would be) POST
 /api/trials/<slug>/participants/<pseudonym>/allocation/ for enrolled participants of a trial
-with a locked permuted-block scheme, all at once: every request locks the trial row, so they
-queue on it. The same clients then POST as often to a bare Django view that inserts one row.
+with a locked permuted-block scheme, all at once: every request locks its participant's row and
+claims the next free slot of the sequence (SKIP LOCKED), in one transaction. The same clients then POST as often to a bare Django view that inserts one row.
 Printed: p50/p99 latency of both, throughput of both and their ratio; the run also checks that
 every allocation answered 201 and that no slot was used twice. Goal (issue): allocation p99
 < 100 ms and throughput ≥ 0.5 × the bare view.
+
+The harness, fair to both sides (they share all of it):
+- the client runs on the same two cores as the server it measures, so it is lean: a minimal
+  HTTP/1.1 client on asyncio streams, a new connection per request (gunicorn's sync workers
+  close it after each answer), latency measured from connect to the last byte. httpx, used
+  before, cost about 2 ms of CPU per request, a fifth of an allocation's whole budget;
+  `--client httpx` still runs it for comparison;
+- the driver's heap (Django, loaded to prepare the data) is frozen for the garbage collector,
+  whose full pass otherwise stalled the event loop, and so every client's clock, for ~0.1 s;
+- the database is ANALYZEd once the data exists, as a live one would be: without statistics
+  the planner may read all of a trial's participants through the trial index instead of the
+  (trial, pseudonym) unique index.
+`--server-side-binding` serves both sides with DATABASE_SERVER_SIDE_BINDING=1 (prepared
+statements; opt-in, off by default and in the default figures: see the README).
 
 When gunicorn imports this module (`bench.allocation:application`) it is the WSGI application:
 the project's URLs plus the bare view.
 """
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -133,6 +148,8 @@ def prepare(url: str, clients: int, participants: int) -> tuple[list[str], list[
         store.create()
         sessions.append({"sessionid": store.session_key, "csrftoken": _get_new_csrf_string()})
     pseudonyms = list(trial.participants.order_by("pseudonym").values_list("pseudonym", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     connection.close()
     return pseudonyms, sessions
 
@@ -145,8 +162,9 @@ SERVER_ENV = {
 }
 
 
-def start_gunicorn(url: str, port: int, workers: int, log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, **SERVER_ENV, "DATABASE_URL": url, "PYTHONPATH": str(REPO)}
+def start_gunicorn(url: str, port: int, workers: int, log_path: Path, *, server_side_binding: bool = False) -> subprocess.Popen:
+    env = {**os.environ, **SERVER_ENV, "DATABASE_URL": url, "PYTHONPATH": str(REPO),
+           "DATABASE_SERVER_SIDE_BINDING": "1" if server_side_binding else "0"}
     env.pop("CELERY_BROKER_URL", None)
     log = open(log_path, "w")  # noqa: SIM115 - the process owns it until the end of the run
     process = subprocess.Popen(
@@ -168,9 +186,37 @@ def start_gunicorn(url: str, port: int, workers: int, log_path: Path) -> subproc
     raise SystemExit(f"gunicorn did not start; see {log_path}")
 
 
-async def phase(base, sessions, jobs, *, warmup: bool = False):
+async def raw_post(port: int, url: str, headers: str, data: dict | None) -> int:
+    """POST over a fresh connection; the status code once the whole answer is read."""
+    body = "&".join(f"{k}={v}" for k, v in (data or {}).items()).encode()  # bench values need no escaping
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {len(body)}\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n".encode() + body)
+        answer = await reader.read()  # the server closes after the answer
+    finally:
+        writer.close()
+    return int(answer[9:12])
+
+
+async def phase(base, sessions, jobs, *, client: str = "raw"):
     """Every client posts its jobs one after another; all clients at once. Returns latencies (ms),
     statuses and the wall time."""
+    if client == "raw":
+        port = int(base.rsplit(":", 1)[1])
+
+        async def one(session, urls):
+            headers = f"Cookie: sessionid={session['sessionid']}; csrftoken={session['csrftoken']}\r\nX-CSRFToken: {session['csrftoken']}\r\n"
+            for url, data in urls:
+                started = time.perf_counter()
+                statuses.append(await raw_post(port, url, headers, data))
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        latencies, statuses = [], []
+        started = time.perf_counter()
+        await asyncio.gather(*(one(s, j) for s, j in zip(sessions, jobs, strict=True)))
+        return latencies, statuses, time.perf_counter() - started
+
     import httpx
 
     latencies, statuses = [], []
@@ -211,6 +257,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                         help="gunicorn sync workers (default: one per CPU; the work is CPU-bound)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating allocation / bare rounds")
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                        help="HTTP client of both sides (raw: minimal asyncio streams, the lean default)")
+    parser.add_argument("--server-side-binding", action="store_true",
+                        help="serve with DATABASE_SERVER_SIDE_BINDING=1 (opt-in prepared statements), both sides")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     os.environ.update(SERVER_ENV)
@@ -219,9 +269,14 @@ def main() -> None:
     recreate_database(url)
     per_client = args.warmup + args.per_client
     pseudonyms, sessions = prepare(url, args.clients, args.clients * per_client)
+    # The driver now holds Django's heap (from `prepare`): a full collection of it stalls the
+    # clients' event loop, and so every clock running, for about 0.1 s. Frozen, it is left alone.
+    gc.collect()
+    gc.freeze()
     port = free_port()
     (REPO / "test-output").mkdir(exist_ok=True)
-    server = start_gunicorn(url, port, args.workers, REPO / "test-output" / "bench-allocation-gunicorn.log")
+    server = start_gunicorn(url, port, args.workers, REPO / "test-output" / "bench-allocation-gunicorn.log",
+                            server_side_binding=args.server_side_binding)
     base = f"http://127.0.0.1:{port}"
     try:
         def alloc_jobs(offset, count):
@@ -233,22 +288,24 @@ def main() -> None:
         def bare_jobs(count):
             return [[("/bench/bare/", {"client": str(c)}) for _ in range(count)] for c in range(args.clients)]
 
-        asyncio.run(phase(base, sessions, alloc_jobs(0, args.warmup)))
-        asyncio.run(phase(base, sessions, bare_jobs(args.warmup)))
+        asyncio.run(phase(base, sessions, alloc_jobs(0, args.warmup), client=args.client))
+        asyncio.run(phase(base, sessions, bare_jobs(args.warmup), client=args.client))
+        client_cpu = time.process_time()
         # Alternating rounds, so a change in the machine's load touches both sides alike.
         alloc, alloc_status, alloc_wall, bare_lat, bare_status, bare_wall = [], [], 0.0, [], [], 0.0
         done = 0
         for round_ in range(args.rounds):
             count = args.per_client // args.rounds + (1 if round_ < args.per_client % args.rounds else 0)
-            latencies, statuses, wall = asyncio.run(phase(base, sessions, alloc_jobs(args.warmup + done, count)))
+            latencies, statuses, wall = asyncio.run(phase(base, sessions, alloc_jobs(args.warmup + done, count), client=args.client))
             alloc += latencies
             alloc_status += statuses
             alloc_wall += wall
-            latencies, statuses, wall = asyncio.run(phase(base, sessions, bare_jobs(count)))
+            latencies, statuses, wall = asyncio.run(phase(base, sessions, bare_jobs(count), client=args.client))
             bare_lat += latencies
             bare_status += statuses
             bare_wall += wall
             done += count
+        client_cpu = (time.process_time() - client_cpu) / (len(alloc) + len(bare_lat)) * 1000
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -264,7 +321,9 @@ def main() -> None:
         "bare_per_s": round(bare_rps, 1),
         "throughput_ratio_vs_bare": round(alloc_rps / bare_rps, 3),
     }
-    print(f"clients {args.clients} × {args.per_client} requests, gunicorn {args.workers} sync workers, PostgreSQL")
+    print(f"clients {args.clients} × {args.per_client} requests, gunicorn {args.workers} sync workers, PostgreSQL; "
+          f"client {args.client} ({client_cpu:.2f} ms CPU per request, both sides); "
+          f"server-side binding {'ON (opt-in)' if args.server_side_binding else 'off (default)'}")
     print(f"allocation: p50 {figures['alloc_p50_ms']} ms, p99 {figures['alloc_p99_ms']} ms, {figures['alloc_per_s']}/s")
     print(f"bare view:  p50 {figures['bare_p50_ms']} ms, p99 {figures['bare_p99_ms']} ms, {figures['bare_per_s']}/s")
     print(f"throughput ratio (allocation / bare): {figures['throughput_ratio_vs_bare']}")

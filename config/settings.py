@@ -100,6 +100,7 @@ TEMPLATES = [
 DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
 DATABASE_POOL = env_bool("DATABASE_POOL", False)
 DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10, minimum=1)
+DATABASE_SERVER_SIDE_BINDING = env_bool("DATABASE_SERVER_SIDE_BINDING", False)
 if DATABASE_URL is None:
     DATABASES = {
         "default": {
@@ -125,6 +126,13 @@ else:
         else:
             DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        if DATABASE_SERVER_SIDE_BINDING:
+            # Opt-in: parameters bound by the server, and psycopg prepares a statement once a
+            # connection has run it five times, so PostgreSQL stops re-planning it. Off by
+            # default: prepared statements break behind PgBouncer in transaction mode, and the
+            # server must infer every parameter's type, which a few ORM expressions leave
+            # ambiguous.
+            DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

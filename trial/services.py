@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
@@ -826,12 +828,8 @@ def _extend_sequence(trial: Trial, scheme: Randomization, stratum: str, length: 
     return len(slots) - have
 
 
-def _check_can_allocate(trial: Trial, participant: Participant) -> None:
-    try:
-        participant.allocation  # noqa: B018 - loaded with the participant's row
-    except Allocation.DoesNotExist:
-        pass
-    else:
+def _check_can_allocate(trial: Trial, participant: Participant, *, allocated: bool) -> None:
+    if allocated:
         raise AlreadyAllocated(f"{participant} is already randomized.")
     if trial.status not in ENROLLING_STATUSES:
         raise WrongStatus(f"Participants are randomized while the trial is enrolling or running, not in '{trial.get_status_display()}'.")
@@ -852,46 +850,42 @@ def allocate(participant: Participant, *, by) -> Allocation:
     transaction). Minimization depends on every earlier allocation, so it locks the trial row.
     SQLite serialises writers at BEGIN IMMEDIATE.
     """
-    return _allocate_guarded(Q(pk=participant.pk), by=by)
+    return _allocate_guarded(_ParticipantKey(pk=participant.pk), by=by)
 
 
 def allocate_by_pseudonym(trial_slug: str, pseudonym: str, *, by) -> Allocation:
     """`allocate` for a participant named by trial and pseudonym (the API): the participant is
     found and locked in one query instead of being read once to find it and again under the
     lock. Raises Participant.DoesNotExist when the trial has no such participant."""
-    return _allocate_guarded(Q(trial__slug=trial_slug, pseudonym=pseudonym), by=by)
+    return _allocate_guarded(_ParticipantKey(trial_slug=trial_slug, pseudonym=pseudonym), by=by)
 
 
-def _allocate_guarded(which: Q, *, by) -> Allocation:
+def _allocate_guarded(which: _ParticipantKey, *, by) -> Allocation:
     try:
         return _allocate(which, by=by)
     except IntegrityError:
         # The unique constraints caught what the locks should have: say so plainly.
-        existing = Allocation.objects.filter(participant__in=Participant.objects.filter(which)).select_related("participant").first()
+        existing = Allocation.objects.filter(participant__in=Participant.objects.filter(which.q())).select_related("participant").first()
         if existing is not None:
             raise AlreadyAllocated(f"{existing.participant} is already randomized.") from None
         raise
 
 
 @transaction.atomic
-def _allocate(which: Q, *, by) -> Allocation:
-    participant = (
-        Participant.objects.select_for_update(of=("self",))
-        .select_related("allocation", "trial__randomization")
-        .get(which)
-    )
+def _allocate(which: _ParticipantKey, *, by) -> Allocation:
+    participant, allocated = _lock_participant(which)
     trial, scheme = participant.trial, participant.trial.randomization
     if scheme.method == Randomization.Method.MINIMIZATION:
         Trial.objects.select_for_update().get(pk=trial.pk)
-    _check_can_allocate(trial, participant)
+    _check_can_allocate(trial, participant, allocated=allocated)
     if not scheme.is_locked:
         raise RandomizationNotLocked("Lock the randomization first: the sequence is generated when it is locked.")
     if scheme.method == Randomization.Method.COHORT:
         raise WrongStatus("This trial randomizes its cohort at once: use 'Randomize all enrolled now'.")
     stratum = stratum_of(participant, scheme.strata)
+    allocation = Allocation(participant=participant, method=scheme.method, stratum=stratum, by=_user(by))
     if scheme.method == Randomization.Method.BLOCKS:
-        slot = _take_slot(trial, scheme, stratum)
-        values = {"arm": slot.arm, "slot": slot, "sequence_position": slot.position}
+        _allocate_from_list(allocation, trial, scheme)
     else:
         arms = {arm.slug: arm for arm in trial.arms.all()}
         draw = Allocation.objects.filter(participant__trial=trial, method=Allocation.Method.MINIMIZATION).count() + 1
@@ -899,56 +893,169 @@ def _allocate(which: Q, *, by) -> Allocation:
             _weights(trial), _factor_counts(trial, participant, scheme.minimization_factors),
             method=scheme.imbalance, p_preferred=float(scheme.p_preferred), seed=scheme.seed, draw=draw,
         )
-        values = {"arm": arms[decision.arm], "slot": None, "sequence_position": draw}
-    allocation = Allocation.objects.create(participant=participant, method=scheme.method, stratum=stratum, by=_user(by), **values)
+        allocation.arm, allocation.sequence_position = arms[decision.arm], draw
+        allocation.save()
     audit.record("trial.participant.allocated", allocation, by=by,
                  after={"arm": allocation.arm.slug, "method": scheme.method})
     return allocation
 
 
-def _claim_free_slot(trial: Trial, stratum: str) -> SequenceSlot | None:
-    """Mark the stratum's first free slot used and return it (None when the list is used up)."""
-    if connection.vendor == "postgresql":
-        # One round trip: lock the first free slot nobody else holds (SKIP LOCKED) and mark it.
-        # A slot another transaction has just taken is re-read under the lock, seen as used and
-        # passed over, so concurrent requests get consecutive slots and never the same one.
-        arm_fields = [f for f in Arm._meta.concrete_fields]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""UPDATE trial_sequenceslot s SET used = true FROM trial_arm a
-                    WHERE a.id = s.arm_id AND s.id = (
-                        SELECT id FROM trial_sequenceslot WHERE trial_id = %s AND stratum = %s AND NOT used
-                        ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
-                    RETURNING s.id, s.position, s.block, s.block_size, {", ".join(f"a.{f.column}" for f in arm_fields)}""",
-                [trial.pk, stratum],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        arm = Arm.from_db(connection.alias, [f.attname for f in arm_fields], row[4:])
-        slot = SequenceSlot.from_db(
-            connection.alias, ["id", "trial_id", "stratum", "position", "block", "block_size", "arm_id", "used"],
-            [row[0], trial.pk, stratum, row[1], row[2], row[3], arm.pk, True],
-        )
-        slot.arm = arm
-        return slot
-    slot = SequenceSlot.objects.select_related("arm").filter(trial=trial, stratum=stratum, used=False).order_by("position").first()
-    if slot is not None:
+def _allocate_from_list(allocation: Allocation, trial: Trial, scheme: Randomization) -> None:
+    """Give the unsaved `allocation` the next free slot of its stratum and save it. A used-up
+    (or new) list is extended first: serialised on the trial row, and the same seed makes any
+    extension the same."""
+    if not _claim_slot_and_save(allocation, trial):
+        Trial.objects.select_for_update().get(pk=trial.pk)
+        have = SequenceSlot.objects.filter(trial=trial, stratum=allocation.stratum).count()
+        _extend_sequence(trial, scheme, allocation.stratum, max(have * 2, have + scheme.list_length))
+        if not _claim_slot_and_save(allocation, trial):  # the new slots are ours until we commit
+            raise RuntimeError(f"the extended list of stratum {allocation.stratum!r} has no free slot")
+
+
+def _claim_slot_and_save(allocation: Allocation, trial: Trial) -> bool:
+    """Mark the stratum's first free slot used and save `allocation` with it; False (nothing
+    written) when the list is used up."""
+    if connection.vendor != "postgresql":
+        slot = SequenceSlot.objects.select_related("arm").filter(trial=trial, stratum=allocation.stratum, used=False).order_by("position").first()
+        if slot is None:
+            return False
         SequenceSlot.objects.filter(pk=slot.pk).update(used=True)
         slot.used = True
-    return slot
+        allocation.arm, allocation.slot, allocation.sequence_position = slot.arm, slot, slot.position
+        allocation.save()
+        return True
+    # PostgreSQL, one statement: lock the first free slot nobody else holds (SKIP LOCKED), mark
+    # it and insert the allocation from it. A slot another transaction has just taken is re-read
+    # under the lock, seen as used and passed over, so concurrent requests get consecutive slots
+    # and never the same one. Hand-written, like `_lock_participant`, because the ORM's insert
+    # and a second round trip cost more CPU than the database spends here.
+    sql, values_from_instance, arm_fields = _claim_slot_and_save_sql()
+    params = [trial.pk, allocation.stratum] + [
+        field.get_db_prep_save(field.pre_save(allocation, add=True), connection) for field in values_from_instance
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    allocation_id, slot_id, position, block, block_size, *arm_values = row
+    arm = Arm.from_db(connection.alias, [f.attname for f in arm_fields], arm_values)
+    slot = SequenceSlot.from_db(
+        connection.alias, ["id", "trial_id", "stratum", "position", "block", "block_size", "arm_id", "used"],
+        [slot_id, trial.pk, allocation.stratum, position, block, block_size, arm.pk, True],
+    )
+    slot.arm = arm
+    allocation.pk, allocation.arm, allocation.slot, allocation.sequence_position = allocation_id, arm, slot, position
+    allocation._state.adding, allocation._state.db = False, connection.alias
+    return True
 
 
-def _take_slot(trial: Trial, scheme: Randomization, stratum: str) -> SequenceSlot:
-    slot = _claim_free_slot(trial, stratum)
-    if slot is None:
-        # The list of this stratum is used up (or new): extending it is serialised on the trial
-        # row, and the same seed makes any extension the same.
-        Trial.objects.select_for_update().get(pk=trial.pk)
-        have = SequenceSlot.objects.filter(trial=trial, stratum=stratum).count()
-        _extend_sequence(trial, scheme, stratum, max(have * 2, have + scheme.list_length))
-        slot = _claim_free_slot(trial, stratum)
-    return slot
+@functools.cache
+def _claim_slot_and_save_sql():
+    """(SQL, the allocation's fields whose values come from the instance, the arm's fields) for
+    `_claim_slot_and_save` on PostgreSQL; columns from the models' _meta. The instance's values
+    are cast to their columns' types, so the statement also works with server-side binding."""
+    quote = connection.ops.quote_name
+    from_slot = {"arm_id": "slot.arm_id", "slot_id": "slot.id", "sequence_position": "slot.position"}
+    fields = [f for f in Allocation._meta.concrete_fields if not f.primary_key]
+    values_from_instance = [f for f in fields if f.attname not in from_slot]
+    arm_fields = list(Arm._meta.concrete_fields)
+    columns = [quote(f.column) for f in fields]
+    values = [from_slot[f.attname] if f.attname in from_slot else f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields]
+    sql = f"""
+        WITH slot AS (
+            UPDATE trial_sequenceslot SET used = true WHERE id = (
+                SELECT id FROM trial_sequenceslot WHERE trial_id = %s AND stratum = %s AND NOT used
+                ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING id, position, block, block_size, arm_id),
+        allocation AS (
+            INSERT INTO {quote(Allocation._meta.db_table)} ({", ".join(columns)})
+            SELECT {", ".join(values)} FROM slot
+            RETURNING {quote(Allocation._meta.pk.column)})
+        SELECT allocation.{quote(Allocation._meta.pk.column)}, slot.id, slot.position, slot.block, slot.block_size,
+               {", ".join(f"a.{quote(f.column)}" for f in arm_fields)}
+        FROM allocation CROSS JOIN slot JOIN trial_arm a ON a.id = slot.arm_id"""
+    return sql, values_from_instance, arm_fields
+
+
+@dataclass(frozen=True)
+class _ParticipantKey:
+    """A participant named by primary key, or by trial slug and pseudonym (the API)."""
+
+    pk: int | None = None
+    trial_slug: str = ""
+    pseudonym: str = ""
+
+    def q(self) -> Q:
+        return Q(pk=self.pk) if self.pk is not None else Q(trial__slug=self.trial_slug, pseudonym=self.pseudonym)
+
+
+def _lock_participant(which: _ParticipantKey) -> tuple[Participant, bool]:
+    """The participant under its row lock, with their trial and its scheme attached, and whether
+    they are allocated already: one statement. Raises Participant.DoesNotExist.
+
+    Written out by hand because it is the hottest read of the allocation API (issue 5's
+    benchmark): the ORM spends about 1 ms of CPU compiling this four-table select_related, more
+    than the database spends answering it. The columns come from the models' _meta and every
+    value goes through the converters the ORM would apply, so the models stay the source of
+    truth and SQLite (no row locks; writers serialise at BEGIN IMMEDIATE) runs the same code.
+    """
+    sql, columns = _lock_participant_sql(connection.vendor, which.pk is not None)
+    params = [which.pk] if which.pk is not None else [which.trial_slug, which.pseudonym]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Participant.DoesNotExist("No participant matches the given query.")
+    instances, start = [], 0
+    for model, fields, converters in columns:
+        values = list(row[start:start + len(fields)])
+        start += len(fields)
+        for index, column, chain in converters:
+            for convert in chain:
+                values[index] = convert(values[index], column, connection)
+        instances.append(model.from_db(connection.alias, [f.attname for f in fields], values) if values[0] is not None else None)
+    participant, trial, scheme = instances
+    Participant.trial.field.set_cached_value(participant, trial)
+    if scheme is not None:
+        Trial.randomization.related.set_cached_value(trial, scheme)
+        Randomization.trial.field.set_cached_value(scheme, trial)
+    return participant, row[start] is not None
+
+
+@functools.cache
+def _lock_participant_sql(vendor: str, by_pk: bool):
+    """(SQL, per model: its fields and their converters) for `_lock_participant`; built once per
+    process and backend (`vendor` is part of the key so a test run on one backend never reuses
+    another's)."""
+    quote = connection.ops.quote_name
+    aliases = {Participant: "p", Trial: "t", Randomization: "r"}
+    columns, select = [], []
+    for model, alias in aliases.items():
+        fields = list(model._meta.concrete_fields)
+        converters = []
+        for index, field in enumerate(fields):
+            column = field.get_col(alias)
+            chain = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            if chain:
+                converters.append((index, column, chain))
+        columns.append((model, fields, converters))
+        select += [f"{alias}.{quote(field.column)}" for field in fields]
+    table = {model: quote(model._meta.db_table) for model in (*aliases, Allocation)}
+
+    def col(model, name):
+        return quote(model._meta.get_field(name).column)
+
+    where = f"p.{col(Participant, 'id')} = %s" if by_pk else f"t.{col(Trial, 'slug')} = %s AND p.{col(Participant, 'pseudonym')} = %s"
+    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT {', '.join(select)}, a.{col(Allocation, 'id')} FROM {table[Participant]} p"
+        f" JOIN {table[Trial]} t ON t.{col(Trial, 'id')} = p.{col(Participant, 'trial')}"
+        f" LEFT JOIN {table[Randomization]} r ON r.{col(Randomization, 'trial')} = t.{col(Trial, 'id')}"
+        f" LEFT JOIN {table[Allocation]} a ON a.{col(Allocation, 'participant')} = p.{col(Participant, 'id')}"
+        f" WHERE {where}{lock}"
+    )
+    return sql, columns
 
 
 def _factor_counts(trial: Trial, participant: Participant, factors: list[str]) -> dict[str, dict[str, int]]:

@@ -16,7 +16,7 @@ PRODUCTION = {
 }
 ALL_VARIABLES = [
     "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DATABASE_POOL",
-    "DATABASE_POOL_SIZE", "CONN_MAX_AGE", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
+    "DATABASE_POOL_SIZE", "CONN_MAX_AGE", "DATABASE_SERVER_SIDE_BINDING", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
     "CELERY_VISIBILITY_TIMEOUT", "LOGIN_FAILURE_LIMIT", "LOGIN_LOCKOUT_MINUTES", "TIME_ZONE",
     "SECURE_HSTS_SECONDS", "SECURE_SSL_REDIRECT", "BEHIND_TLS_PROXY", "LOG_LEVEL",
 ]
@@ -80,6 +80,15 @@ def test_urls_switch_on_postgresql_and_a_real_broker(monkeypatch):
     assert database["OPTIONS"]["pool"]["max_size"] == 10
     assert settings["CELERY_TASK_ALWAYS_EAGER"] is False
     assert settings["CELERY_RESULT_BACKEND"] == "redis://redis:6379/0"
+
+
+def test_server_side_binding_is_opt_in(monkeypatch):
+    """Prepared statements (issue 5's benchmark) only when asked for: they break behind PgBouncer."""
+    url = "postgres://app:pw@db:5432/trials"
+    assert "server_side_binding" not in load_settings(monkeypatch, DATABASE_URL=url)["DATABASES"]["default"].get("OPTIONS", {})
+    database = load_settings(monkeypatch, DATABASE_URL=url, DATABASE_SERVER_SIDE_BINDING="1")["DATABASES"]["default"]
+    assert database["OPTIONS"]["server_side_binding"] is True and database["OPTIONS"]["prepare_threshold"] == 5
+    assert database["CONN_MAX_AGE"] == 60
 
 
 def test_production_settings_are_hardened(monkeypatch):
