@@ -28,3 +28,24 @@ def analysable_choices(trial) -> dict:
             if code and code not in entry["scales"]:
                 entry["scales"].append(code)
     return {code: entry for code, entry in instruments.items() if len(entry["time_points"]) >= 2}
+
+
+PLOT_CACHE_SECONDS = 24 * 3600
+
+
+def means_plot(run: AnalysisRun) -> str | None:
+    """The means-over-time SVG of a succeeded run with an RM-ANOVA, or None.
+
+    Drawing takes matplotlib ~0.15 s and the report draws one per outcome; a succeeded run's
+    result never changes, so the drawing is cached under the run's id and finishing time.
+    """
+    if run.status != AnalysisRun.Status.SUCCEEDED or "rm_anova" not in (run.result or {}).get("tables", {}):
+        return None
+    from django.core.cache import cache
+
+    from analysis.plots import means_over_time_svg
+
+    key = f"analysis:means-plot:{run.pk}:{run.finished_at.isoformat() if run.finished_at else ''}"
+    return cache.get_or_set(key, lambda: means_over_time_svg(
+        run.result["tables"]["rm_anova"]["descriptives"], y_label=f"{run.instrument_code} {run.scale}"
+    ), PLOT_CACHE_SECONDS)

@@ -4,8 +4,7 @@ from accounts.decorators import staff_permission_required
 from analysis import services
 from analysis.exceptions import AnalysisRefused
 from analysis.forms import LaunchForm
-from analysis.plots import means_over_time_svg
-from analysis.selectors import analysable_choices, visible_runs
+from analysis.selectors import analysable_choices, means_plot, visible_runs
 from trial.models import TimePoint
 from trial.selectors import visible_trials
 
@@ -45,10 +44,7 @@ def trial_analyses(request, slug):
 @staff_permission_required("trial.manage_trial")
 def run_detail(request, pk):
     run = get_object_or_404(visible_runs(request.user), pk=pk)
-    plot = None
-    if run.status == run.Status.SUCCEEDED and "rm_anova" in run.result["tables"]:
-        plot = means_over_time_svg(run.result["tables"]["rm_anova"]["descriptives"], y_label=f"{run.instrument_code} {run.scale}")
-    return render(request, "analysis/run_detail.html", {"run": run, "plot": plot})
+    return render(request, "analysis/run_detail.html", {"run": run, "plot": means_plot(run)})
 
 
 @staff_permission_required("trial.manage_trial")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.utils.translation import get_language_bidi
 
-from analysis.plots import means_over_time_svg
+from analysis.selectors import means_plot
 from config.templatetags import digits
 from reports import selectors
 from reports.consort import consort_svg
@@ -36,9 +36,7 @@ def report_context(trial, *, consort_link: Callable[[str], str | None] | None = 
         step(30 + round(30 * index / max(len(results), 1)), f"outcome {outcome.instrument_code}")
         main = outcome.main
         tables = main.result["tables"] if main else {}
-        plot = None
-        if "rm_anova" in tables:
-            plot = means_over_time_svg(tables["rm_anova"]["descriptives"], y_label=f"{outcome.instrument_code} {outcome.scale}")
+        plot = means_plot(main) if main else None
         first = (main.time_points if main else outcome.time_points)[:1]
         reliability = selectors.scale_reliability(trial, instrument_code=outcome.instrument_code, time_point=first[0]) if first else []
         if outcome.scale != "total":
