@@ -8,8 +8,6 @@ from datetime import timedelta
 import pandas as pd
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
 from analysis.datasets import COLUMNS, DatasetError, input_hash, outcome_frame
 from analysis.exceptions import AnalysisRefused
@@ -17,7 +15,7 @@ from analysis.models import AnalysisRun
 from analysis.stats import ENGINE_VERSION, AnalysisInputError
 from analysis.stats.outcome_report import ANALYSES, analyse_outcome
 from audit import services as audit
-from config.jobs import recover_stalled
+from config import jobs
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -72,20 +70,13 @@ def launch_analysis(
 def run_analysis(run_id: int) -> None:
     """Do the work of one run. Idempotent: a redelivered or duplicate message for a finished run
     does nothing, and only the first finisher stores a result."""
-    now = timezone.now()
-    claimed = AnalysisRun.objects.filter(pk=run_id, status__in=[AnalysisRun.Status.QUEUED, AnalysisRun.Status.RUNNING]).update(
-        status=AnalysisRun.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
-        progress=0, step="starting",
-    )
-    if not claimed:
+    if not jobs.claim(AnalysisRun, run_id):
         return
     run = AnalysisRun.objects.get(pk=run_id)
     frame = pd.DataFrame(run.dataset["rows"], columns=run.dataset["columns"])
 
     def report_progress(percent: int, step: str) -> None:
-        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
-            progress=percent, step=step, heartbeat_at=timezone.now()
-        )
+        jobs.report_progress(AnalysisRun, run_id, percent, step)
         if settings.ANALYSIS_STEP_DELAY_S:  # only set by the redelivery tests
             time.sleep(settings.ANALYSIS_STEP_DELAY_S)
 
@@ -105,14 +96,8 @@ def run_analysis(run_id: int) -> None:
     _finish(run, AnalysisRun.Status.SUCCEEDED, result=result.as_dict())
 
 
-@transaction.atomic
 def _finish(run: AnalysisRun, status: str, *, result=None, error: str = "") -> None:
-    stored = AnalysisRun.objects.filter(pk=run.pk, status=AnalysisRun.Status.RUNNING).update(
-        status=status, result=result, error=error, finished_at=timezone.now(),
-        progress=100 if status == AnalysisRun.Status.SUCCEEDED else F("progress"), step="",
-    )
-    if stored:  # a duplicate execution that lost the race stores nothing and audits nothing
-        audit.record(f"analysis.run.{status}", run, after={"error": error} if error else {})
+    jobs.finish(run, status, action="analysis.run", after={"error": error} if error else {}, result=result, error=error)
 
 
 def recover_stalled_runs(*, stalled_after: timedelta | None = None) -> list[int]:
@@ -120,7 +105,7 @@ def recover_stalled_runs(*, stalled_after: timedelta | None = None) -> list[int]
     fail them after MAX_ATTEMPTS. Returns the ids re-queued."""
     from analysis.tasks import run_analysis_task
 
-    return recover_stalled(
+    return jobs.recover_stalled(
         AnalysisRun, stalled_after=stalled_after or timedelta(seconds=settings.ANALYSIS_STALL_SECONDS),
         max_attempts=MAX_ATTEMPTS, requeue=run_analysis_task.delay, action="analysis.run",
         gave_up=f"No worker finished this analysis in {MAX_ATTEMPTS} attempts; launch it again.",

@@ -8,15 +8,14 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.db import transaction
-from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from analysis.exceptions import AnalysisRefused
 from analysis.services import launch_analysis
 from audit import services as audit
+from config import jobs
 from config.errors import DomainError
-from config.jobs import recover_stalled
 from reports import selectors
 from reports.models import ReportDocument
 
@@ -75,19 +74,12 @@ def request_report_pdf(trial, *, language: str, by) -> ReportDocument:
 def build_report_pdf(document_id: int) -> None:
     """Render the report and lay it out as a PDF. Idempotent: a redelivered message for a
     finished document does nothing, and only the first finisher stores the file."""
-    now = timezone.now()
-    claimed = ReportDocument.objects.filter(
-        pk=document_id, status__in=[ReportDocument.Status.QUEUED, ReportDocument.Status.RUNNING]
-    ).update(status=ReportDocument.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
-             progress=0, step="starting")
-    if not claimed:
+    if not jobs.claim(ReportDocument, document_id):
         return
     document = ReportDocument.objects.defer("pdf").select_related("trial").get(pk=document_id)
 
     def report_progress(percent: int, step: str) -> None:
-        ReportDocument.objects.filter(pk=document_id, status=ReportDocument.Status.RUNNING).update(
-            progress=min(percent, 99), step=step[:60], heartbeat_at=timezone.now()
-        )
+        jobs.report_progress(ReportDocument, document_id, min(percent, 99), step[:60])
 
     try:
         pdf = render_report_pdf(document.trial, language=document.language, progress=report_progress)
@@ -122,14 +114,10 @@ def _font_url(name: str) -> str:
     return Path(found).as_uri() if found else ""
 
 
-@transaction.atomic
 def _finish(document: ReportDocument, status: str, *, pdf: bytes | None = None, error: str = "") -> None:
-    stored = ReportDocument.objects.filter(pk=document.pk, status=ReportDocument.Status.RUNNING).update(
-        status=status, pdf=pdf, pdf_size=len(pdf or b""), error=error, finished_at=timezone.now(),
-        progress=100 if status == ReportDocument.Status.SUCCEEDED else F("progress"), step="",
-    )
-    if stored:  # a duplicate execution that lost the race stores nothing and audits nothing
-        audit.record(f"reports.pdf.{status}", document, after={"size": len(pdf or b""), "error": error} if error or pdf else {})
+    size = len(pdf or b"")
+    jobs.finish(document, status, action="reports.pdf", after={"size": size, "error": error} if error or pdf else {},
+                pdf=pdf, pdf_size=size, error=error)
 
 
 @transaction.atomic
@@ -146,7 +134,7 @@ def recover_stalled_documents(*, stalled_after: timedelta | None = None) -> list
     after MAX_ATTEMPTS. Returns the ids re-queued."""
     from reports.tasks import build_report_pdf_task
 
-    return recover_stalled(
+    return jobs.recover_stalled(
         ReportDocument, stalled_after=stalled_after or timedelta(seconds=settings.ANALYSIS_STALL_SECONDS),
         max_attempts=MAX_ATTEMPTS, requeue=build_report_pdf_task.delay, action="reports.pdf",
         gave_up=f"No worker finished this PDF in {MAX_ATTEMPTS} attempts; make it again.",
