@@ -44,9 +44,7 @@ def launch_analysis(
                               population_kind=population, time_points=time_points)
     except DatasetError as problem:
         raise AnalysisRefused(f"Nothing to analyse: {problem}.") from None
-    choice = {"trial": trial.slug, "instrument": instrument_code, "scale": scale,
-              "population": population, "time_points": list(time_points), "reliability": reliability,
-              "analyses": sorted(analyses or [])}
+    choice = _settings(trial, instrument_code, scale, population, time_points, reliability, analyses)
     digest = input_hash(frame, choice)
     reusable = AnalysisRun.objects.filter(
         trial=trial, input_hash=digest, engine_version=ENGINE_VERSION, status=AnalysisRun.Status.SUCCEEDED
@@ -65,6 +63,25 @@ def launch_analysis(
 
     run_analysis_task.delay_on_commit(run.pk)
     return run, False
+
+
+def _settings(trial, instrument_code, scale, population, time_points, reliability, analyses) -> dict:
+    """A run's settings as they enter its input hash (and its audit events)."""
+    return {"trial": trial.slug, "instrument": instrument_code, "scale": scale,
+            "population": population, "time_points": list(time_points), "reliability": reliability,
+            "analyses": sorted(analyses or [])}
+
+
+def current_input_hash(run: AnalysisRun) -> str | None:
+    """The input hash the run would get if launched now (None when there is no data any more):
+    differs from `run.input_hash` once the data changed since the run."""
+    try:
+        frame = outcome_frame(run.trial, instrument_code=run.instrument_code, scale=run.scale,
+                              population_kind=run.population, time_points=run.time_points)
+    except DatasetError:
+        return None
+    return input_hash(frame, _settings(run.trial, run.instrument_code, run.scale, run.population,
+                                       run.time_points, run.reliability, run.analyses))
 
 
 def run_analysis(run_id: int) -> None:

@@ -15,9 +15,9 @@ from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from analysis.datasets import DatasetError, input_hash, outcome_frame
 from analysis.models import AnalysisRun
 from analysis.selectors import analysable_choices
+from analysis.services import current_input_hash
 from analysis.stats import ENGINE_VERSION, AnalysisInputError
 from analysis.stats.reliability import cronbach_alpha
 from instruments.keys import Key
@@ -329,19 +329,6 @@ class OutcomeResults:
         return self.itt is not None and self.pp is not None
 
 
-def _current_hash(run: AnalysisRun) -> str | None:
-    """The input hash the run would have now (launch_analysis's definition); None if no data."""
-    try:
-        frame = outcome_frame(run.trial, instrument_code=run.instrument_code, scale=run.scale,
-                              population_kind=run.population, time_points=run.time_points)
-    except DatasetError:
-        return None
-    choice = {"trial": run.trial.slug, "instrument": run.instrument_code, "scale": run.scale,
-              "population": run.population, "time_points": list(run.time_points), "reliability": run.reliability,
-              "analyses": sorted(run.analyses or [])}
-    return input_hash(frame, choice)
-
-
 def outcome_results(trial) -> list[OutcomeResults]:
     """Per outcome (each instrument given at two or more time points, its total, plus any subscale
     analysed), the newest finished ITT and PP runs with every table (a run limited to some tables
@@ -369,7 +356,7 @@ def outcome_results(trial) -> list[OutcomeResults]:
             done.sort(key=lambda r: (bool(r.analyses), -r.created.timestamp()))
             chosen = done[0] if done else None
             setattr(outcome, population, chosen)
-            if chosen is not None and _current_hash(chosen) != chosen.input_hash:
+            if chosen is not None and current_input_hash(chosen) != chosen.input_hash:
                 outcome.outdated.append(population)
     return sorted(outcomes.values(), key=lambda o: (o.instrument_code, o.scale != "total", o.scale))
 
