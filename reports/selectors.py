@@ -433,7 +433,7 @@ def scale_reliability(trial, *, instrument_code: str, time_point: str) -> list[d
     for administration_id, item, value in Answer.objects.filter(
         administration_id__in=administration_ids, instrument_code=instrument_code, value__isnull=False
     ).values_list("administration_id", "item_id", "value"):
-        answers[administration_id][item] = key.scale_min + key.scale_max - value if item in key.reverse else value
+        answers[administration_id][item] = key.scored(item, value)
     scales = [("total", key.items)] + [(s.code, s.items) for s in key.subscales]
     rows = []
     frame = pd.DataFrame([answers[a] for a in administration_ids if answers.get(a)], columns=list(key.items))
